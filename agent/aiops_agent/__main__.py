@@ -1,0 +1,3 @@
+from aiops_agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,340 @@
+"""Load the YAML file, apply AIOPS__* environment overrides, and validate against the schema,
+reporting every problem with the key's path and the file and line it came from."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import typing
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import yaml
+
+from aiops_agent.config.errors import ConfigError, Problem
+from aiops_agent.config.schema import Config
+from aiops_agent.config.types import (
+    Duration,
+    ListenAddress,
+    Regex,
+    Secret,
+    parse_duration,
+    parse_listen_address,
+    resolve_secret,
+)
+
+DEFAULT_CONFIG_PATH = "/etc/aiops-agent/config.yaml"
+MAX_CONFIG_BYTES = 1 << 20  # a host agent's config is a few KiB; a megabyte is a mistake
+ENV_PREFIX = "AIOPS__"
+
+Path_ = tuple[Union[str, int], ...]
+_STRING_TYPES = (str, Duration, ListenAddress, Regex, Secret)
+
+
+class _Origins:
+    """Where each key path came from, for error messages."""
+
+    def __init__(self, default: str) -> None:
+        self.default = default
+        self.by_path: dict[Path_, str] = {}
+
+    def of(self, path: Path_) -> str:
+        while path:
+            if path in self.by_path:
+                return self.by_path[path]
+            path = path[:-1]
+        return self.default
+
+
+def load_config(
+    path: Optional[str],
+    environ: Optional[Mapping[str, str]] = None,
+    *,
+    required: bool = False,
+) -> Config:
+    """Load and validate. A missing file at the default path means defaults; a missing file that
+    was asked for explicitly (required=True) is an error. Raises ConfigError."""
+    environ = os.environ if environ is None else environ
+    file_name = path or DEFAULT_CONFIG_PATH
+    origins = _Origins(file_name)
+    raw: Any = {}
+    if Path(file_name).exists() or required:
+        raw = _read_yaml(file_name, origins)
+    if raw is None:  # an empty file
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", f"{file_name}:1", "the top level must be a mapping of sections")])
+    problems: list[Problem] = []
+    _apply_environment(raw, environ, origins, problems)
+    config = _build(Config, raw, (), origins, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert isinstance(config, Config)
+    return config
+
+
+def _read_yaml(file_name: str, origins: _Origins) -> Any:
+    try:
+        with open(file_name, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise ConfigError([Problem("", file_name, f"cannot read: {error.strerror}")]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        limit = f"larger than {MAX_CONFIG_BYTES // 1024} KiB; is this the right file?"
+        raise ConfigError([Problem("", file_name, limit)])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError([Problem("", f"{file_name}:{line}", "not UTF-8 text")]) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ConfigError([Problem("", f"{file_name}:{line}", "binary data (NUL byte) in a YAML file")])
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _construct(loader, node, (), file_name, origins)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        reason = error.problem or error.context or "invalid YAML"
+        raise ConfigError([Problem("", f"{file_name}:{line}", f"invalid YAML: {reason}")]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([Problem("", file_name, f"invalid YAML: {error}")]) from None
+    finally:
+        loader.dispose()
+
+
+def _construct(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path_, file_name: str, origins: _Origins
+) -> Any:
+    """Build plain Python values from the node tree, remembering each key's line."""
+    origins.by_path[path] = f"{file_name}:{node.start_mark.line + 1}"
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves "<<" merge keys
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            name = loader.construct_object(key_node, deep=True)
+            if not isinstance(name, (str, int, float, bool)):
+                line = key_node.start_mark.line + 1
+                raise ConfigError([Problem(_dotted(path), f"{file_name}:{line}", "keys must be scalars")])
+            if name in result:
+                line = key_node.start_mark.line + 1
+                problem = Problem(_dotted((*path, name)), f"{file_name}:{line}", "duplicate key")
+                raise ConfigError([problem])
+            result[name] = _construct(loader, value_node, (*path, name), file_name, origins)
+            origins.by_path[(*path, name)] = f"{file_name}:{key_node.start_mark.line + 1}"
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _construct(loader, item, (*path, index), file_name, origins)
+            for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _apply_environment(
+    raw: dict[str, Any], environ: Mapping[str, str], origins: _Origins, problems: list[Problem]
+) -> None:
+    """AIOPS__SECTION__KEY=value overrides the file. The value is parsed as YAML unless the key is a
+    string, so "AIOPS__COLLECTORS__CPU__ENABLED=false" is a bool and a password stays verbatim."""
+    for variable in sorted(name for name in environ if name.startswith(ENV_PREFIX)):
+        parts = [part.lower() for part in variable[len(ENV_PREFIX) :].split("__")]
+        path: Path_ = tuple(int(p) if p.isdigit() else p for p in parts)
+        where = f"environment variable {variable}"
+        if not parts or "" in parts:
+            problems.append(Problem("", where, "empty key: use AIOPS__SECTION__KEY=value"))
+            continue
+        text = environ[variable]
+        value: Any = text
+        if _expected_type(path) not in _STRING_TYPES:
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                problems.append(Problem(_dotted(path), where, "value is not valid YAML"))
+                continue
+        container: Any = raw
+        for step in path[:-1]:
+            if isinstance(container, dict):
+                container = container.setdefault(step, {})
+            elif isinstance(container, list) and isinstance(step, int) and step < len(container):
+                container = container[step]
+            else:
+                problems.append(Problem(_dotted(path), where, "does not name a configurable key"))
+                break
+        else:
+            if isinstance(container, dict):
+                container[path[-1]] = value
+            elif isinstance(container, list) and isinstance(path[-1], int) and path[-1] < len(container):
+                container[path[-1]] = value
+            else:
+                problems.append(Problem(_dotted(path), where, "does not name a configurable key"))
+                continue
+            origins.by_path[path] = where
+
+
+def _expected_type(path: Path_) -> Any:
+    """The schema type at a key path, or None when the path does not name a key."""
+    current: Any = Config
+    for step in path:
+        current = _unwrap_optional(current)
+        if dataclasses.is_dataclass(current) and isinstance(step, str):
+            hints = typing.get_type_hints(current)
+            if step not in hints:
+                return None
+            current = hints[step]
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    return _unwrap_optional(current)
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    if typing.get_origin(hint) is Union:
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return hint
+
+
+def _build(hint: Any, value: Any, path: Path_, origins: _Origins, problems: list[Problem]) -> Any:
+    """Check one value against its schema type and convert it; record problems, never raise."""
+    def fail(message: str) -> None:
+        problems.append(Problem(_dotted(path), origins.of(path), message))
+
+    if typing.get_origin(hint) is Union:
+        if value is None:
+            return None
+        hint = _unwrap_optional(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build_section(hint, value, path, origins, problems)
+    origin = typing.get_origin(hint)
+    if origin is list:
+        if not isinstance(value, list):
+            fail(f"expected a list, got {_describe(value)}")
+            return []
+        (item_type,) = typing.get_args(hint)
+        return [_build(item_type, item, (*path, i), origins, problems) for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            fail(f"expected a mapping, got {_describe(value)}")
+            return {}
+        _, item_type = typing.get_args(hint)
+        return {
+            str(name): _build(item_type, item, (*path, str(name)), origins, problems)
+            for name, item in value.items()
+        }
+    return _build_scalar(hint, value, path, fail)
+
+
+def _build_section(
+    hint: Any, value: Any, path: Path_, origins: _Origins, problems: list[Problem]
+) -> Any:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        problems.append(Problem(_dotted(path), origins.of(path), f"expected a mapping, got {_describe(value)}"))
+        return hint()
+    fields = {field.name: field for field in dataclasses.fields(hint)}
+    hints = typing.get_type_hints(hint)
+    for name in value:
+        if name not in fields:
+            suggestion = difflib.get_close_matches(str(name), list(fields), n=1)
+            hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+            known = ", ".join(sorted(fields))
+            message = f"unknown key{hint_text} (known keys: {known})"
+            problems.append(Problem(_dotted((*path, name)), origins.of((*path, name)), message))
+    arguments = {}
+    for name, field in fields.items():
+        if name in value:
+            built = _build(hints[name], value[name], (*path, name), origins, problems)
+            _check_bounds(field, built, (*path, name), origins, problems)
+            arguments[name] = built
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            problems.append(Problem(_dotted((*path, name)), origins.of(path), "required key is missing"))
+    try:
+        return hint(**arguments)
+    except (TypeError, ValueError) as error:
+        problems.append(Problem(_dotted(path), origins.of(path), str(error)))
+        return None
+
+
+def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:  # noqa: PLR0911, PLR0912
+    secret = hint is Secret
+    shown = "the value" if secret else repr(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        fail(f"expected true or false, got {shown}")
+        return False
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        fail(f"expected an integer, got {shown}")
+        return 0
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        fail(f"expected a number, got {shown}")
+        return 0.0
+    if hint is Duration:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return Duration(float(value))
+        if isinstance(value, str):
+            try:
+                return Duration(parse_duration(value))
+            except ValueError as error:
+                fail(str(error))
+                return Duration(0.0)
+        fail(f"expected a duration such as 30s or 5m, got {shown}")
+        return Duration(0.0)
+    if not isinstance(value, str):
+        fail(f"expected a string, got {_describe(value) if secret else shown}")
+        return Secret("") if secret else ""
+    if secret:
+        try:
+            return resolve_secret(value)
+        except ValueError as error:
+            fail(str(error))
+            return Secret("")
+    if hint is ListenAddress:
+        try:
+            parse_listen_address(value)
+        except ValueError as error:
+            fail(str(error))
+        return ListenAddress(value)
+    if hint is Regex:
+        try:
+            re.compile(value)
+        except re.error as error:
+            fail(f"invalid regular expression: {error}")
+        return Regex(value)
+    return value
+
+
+def _check_bounds(
+    field: dataclasses.Field[Any], value: Any, path: Path_, origins: _Origins, problems: list[Problem]
+) -> None:
+    minimum, maximum, choices = (field.metadata.get(k) for k in ("minimum", "maximum", "choices"))
+    where = origins.of(path)
+    if choices and value not in choices:
+        suggestion = difflib.get_close_matches(str(value), choices, n=1)
+        hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+        problems.append(Problem(_dotted(path), where, f"must be one of {', '.join(choices)}{hint_text}"))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if minimum is not None and value < minimum:
+            problems.append(Problem(_dotted(path), where, f"must be at least {minimum:g}, got {value:g}"))
+        if maximum is not None and value > maximum:
+            problems.append(Problem(_dotted(path), where, f"must be at most {maximum:g}, got {value:g}"))
+
+
+def _describe(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _dotted(path: Path_) -> str:
+    return ".".join(str(step) for step in path)

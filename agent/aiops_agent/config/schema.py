@@ -1,0 +1,154 @@
+"""The configuration schema: one frozen dataclass per section, each key with its type, default,
+bounds and documentation. The loader validates against these classes, the annotated example
+config documents them, and nothing else restates them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from aiops_agent.config.types import Duration, ListenAddress, Regex
+
+
+def key(
+    default: Any = dataclasses.MISSING,
+    doc: str = "",
+    *,
+    factory: Any = dataclasses.MISSING,
+    minimum: Optional[float] = None,
+    maximum: Optional[float] = None,
+    choices: Optional[tuple[str, ...]] = None,
+) -> Any:
+    """A schema key: its default, a one-line description and the checks the loader applies."""
+    metadata = {"doc": doc, "minimum": minimum, "maximum": maximum, "choices": choices}
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class AgentSection:
+    interval: Duration = key(Duration(15.0), "Seconds between collections.", minimum=1, maximum=3600)
+    state_dir: str = key(
+        "",
+        "Where the agent keeps its state (alert outbox, baselines). Empty: /var/lib/aiops-agent "
+        "as root, else $XDG_STATE_HOME/aiops-agent (~/.local/state/aiops-agent).",
+    )
+    host_root: str = key(
+        "/",
+        "Prefix under which the host's /proc, /sys and mount points are read, e.g. /host in a "
+        "Kubernetes DaemonSet (like node_exporter's --path.rootfs).",
+    )
+    hostname: str = key("", "Value of the host label on alerts. Empty: the host's own name.")
+    shutdown_timeout: Duration = key(
+        Duration(10.0), "Longest time a clean stop may take.", minimum=1, maximum=300
+    )
+
+
+@dataclass(frozen=True)
+class HttpSection:
+    listen: ListenAddress = key(
+        ListenAddress("127.0.0.1:9877"),
+        "Address of /metrics, /healthz and /readyz. A non-loopback address exposes them to the "
+        "network: choose it deliberately.",
+    )
+    max_connections: int = key(
+        32, "Concurrent HTTP connections; more wait in the listen backlog.", minimum=1, maximum=1024
+    )
+    request_timeout: Duration = key(
+        Duration(10.0), "Seconds a client may take to send its request.", minimum=0.1, maximum=300
+    )
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = key("info", "Least severe level logged.", choices=("debug", "info", "warning", "error"))
+    format: str = key(
+        "auto", "json, text, or auto (text on a terminal, else JSON).", choices=("auto", "json", "text")
+    )
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    node_exporter_names: bool = key(
+        True,
+        "Expose host series under node_exporter's names (node_*), so its dashboards and rules work "
+        "unchanged. false: the same series under aiops_host_*, for running beside node_exporter in "
+        "one scrape job.",
+    )
+
+
+@dataclass(frozen=True)
+class Toggle:
+    enabled: bool = key(True, "Run this collector.")
+
+
+@dataclass(frozen=True)
+class FilesystemCollector:
+    enabled: bool = key(True, "Run this collector.")
+    mount_points_exclude: Regex = key(
+        Regex(r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"),
+        "Mount points to skip (node_exporter's default).",
+    )
+    fs_types_exclude: Regex = key(
+        Regex(
+            r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs"
+            r"|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs"
+            r"|squashfs|erofs|sysfs|tracefs)$"
+        ),
+        "File system types to skip: pseudo and container file systems (node_exporter's default).",
+    )
+    mount_points_include: Regex = key(Regex(""), "If set, only mount points matching this.")
+    fs_types_include: Regex = key(Regex(""), "If set, only file system types matching this.")
+    stat_timeout: Duration = key(
+        Duration(5.0),
+        "Seconds to wait for statvfs on one mount before reporting it stalled (a hung NFS mount "
+        "must not stop the collection loop).",
+        minimum=0.1,
+        maximum=60,
+    )
+
+
+@dataclass(frozen=True)
+class DiskstatsCollector:
+    enabled: bool = key(True, "Run this collector.")
+    device_exclude: Regex = key(
+        Regex(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"),
+        "Block devices to skip: partitions and virtual devices (node_exporter's default).",
+    )
+
+
+@dataclass(frozen=True)
+class NetdevCollector:
+    enabled: bool = key(True, "Run this collector.")
+    device_exclude: Regex = key(Regex(""), "Interfaces to skip, e.g. ^(veth.*|cali.*)$.")
+    exclude_virtual: bool = key(
+        False, "Skip virtual interfaces (those without a device in /sys/class/net/IF/device)."
+    )
+
+
+@dataclass(frozen=True)
+class CollectorsSection:
+    cpu: Toggle = key(factory=Toggle, doc="CPU time by mode and utilisation (/proc/stat).")
+    loadavg: Toggle = key(factory=Toggle, doc="Load averages.")
+    meminfo: Toggle = key(factory=Toggle, doc="Memory and swap (/proc/meminfo, /proc/vmstat).")
+    filesystem: FilesystemCollector = key(
+        factory=FilesystemCollector, doc="Space and inodes per mount point."
+    )
+    diskstats: DiskstatsCollector = key(factory=DiskstatsCollector, doc="Disk I/O per device.")
+    netdev: NetdevCollector = key(factory=NetdevCollector, doc="Network I/O, errors, drops.")
+    processes: Toggle = key(factory=Toggle, doc="Process and thread counts by state.")
+    filefd: Toggle = key(factory=Toggle, doc="Allocated and maximum file descriptors.")
+    time: Toggle = key(factory=Toggle, doc="Wall-clock time, boot time and uptime.")
+    uname: Toggle = key(factory=Toggle, doc="Kernel and host identity (node_uname_info).")
+    hwmon: Toggle = key(factory=Toggle, doc="Temperatures from hardware sensors, where present.")
+
+
+@dataclass(frozen=True)
+class Config:
+    agent: AgentSection = key(factory=AgentSection, doc="The agent itself.")
+    http: HttpSection = key(factory=HttpSection, doc="The HTTP endpoints.")
+    log: LogSection = key(factory=LogSection, doc="Logging to stderr.")
+    metrics: MetricsSection = key(factory=MetricsSection, doc="Naming of exposed series.")
+    collectors: CollectorsSection = key(factory=CollectorsSection, doc="Collectors, each switchable.")

@@ -1,0 +1,100 @@
+"""Value types the schema uses beyond Python's own, and their parsers."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import NewType
+
+# Seconds, written as a number or a Prometheus-style duration such as "90s", "5m" or "1h30m".
+Duration = NewType("Duration", float)
+# "HOST:PORT"; an IPv6 host is bracketed: "[::1]:9877".
+ListenAddress = NewType("ListenAddress", str)
+# A Python regular expression, checked at load time.
+Regex = NewType("Regex", str)
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse "1h30m" or "15" (seconds). Raises ValueError with a message fit for a user."""
+    stripped = text.strip()
+    try:
+        return float(stripped)
+    except ValueError:
+        pass
+    position = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(stripped):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(stripped) or not stripped:
+        raise ValueError(f"{text!r} is not a duration (examples: 30, 30s, 5m, 1h30m)")
+    return total
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """Split "HOST:PORT" into its parts; raises ValueError naming what is wrong."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9877 or [::1]:9877)")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"{text!r}: unbalanced brackets around the IPv6 address")
+        host = host[1:-1]
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+class Secret:
+    """A credential. Its value is only reachable through reveal(), so it never lands in a log line,
+    an error message or a repr by accident."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def resolve_secret(text: str) -> Secret:
+    """A secret is given literally, as "${ENV_VAR}", or as "file:/path/to/file" (whose content,
+    without the trailing newline, is the secret). Errors name the variable or file, not the value."""
+    reference = _ENV_REFERENCE.match(text)
+    if reference:
+        name = reference.group(1)
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return Secret(os.environ[name])
+    if text.startswith("file:"):
+        path = Path(text[len("file:") :])
+        try:
+            return Secret(path.read_text(encoding="utf-8").rstrip("\r\n"))
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise ValueError(f"cannot read secret file {path}: {reason}") from None
+    return Secret(text)

@@ -1,0 +1,36 @@
+"""The value types every layer shares: collectors produce them, exposition and detection read them."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Tuple
+
+# Labels are an ordered tuple of (name, value) pairs: hashable, so a (metric, labels) pair can key
+# per-series state in detection, and cheap to build in collectors.
+Labels = Tuple[Tuple[str, str], ...]
+
+
+class Sample(NamedTuple):
+    labels: Labels
+    value: float
+
+
+class MetricFamily(NamedTuple):
+    name: str
+    kind: str  # "gauge" or "counter", as in the Prometheus text format
+    help: str
+    samples: list[Sample]
+
+
+class Snapshot(NamedTuple):
+    """One collection cycle: what every collector returned, stamped with wall-clock time."""
+
+    timestamp: float
+    families: list[MetricFamily]
+
+
+def gauge(name: str, help_text: str, samples: list[Sample] | None = None) -> MetricFamily:
+    return MetricFamily(name, "gauge", help_text, samples if samples is not None else [])
+
+
+def counter(name: str, help_text: str, samples: list[Sample] | None = None) -> MetricFamily:
+    return MetricFamily(name, "counter", help_text, samples if samples is not None else [])
