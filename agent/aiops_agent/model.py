@@ -1,12 +1,13 @@
-"""The value types every layer shares: collectors produce them, exposition and detection read them."""
+"""The value types every layer shares: collectors produce them; exposition and detection read
+them."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import NamedTuple
 
 # Labels are an ordered tuple of (name, value) pairs: hashable, so a (metric, labels) pair can key
 # per-series state in detection, and cheap to build in collectors.
-Labels = Tuple[Tuple[str, str], ...]
+Labels = tuple[tuple[str, str], ...]
 
 
 class Sample(NamedTuple):

@@ -8,8 +8,9 @@ import difflib
 import os
 import re
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
 import yaml
 
@@ -65,7 +66,9 @@ def load_config(
     if raw is None:  # an empty file
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError([Problem("", f"{file_name}:1", "the top level must be a mapping of sections")])
+        raise ConfigError(
+            [Problem("", f"{file_name}:1", "the top level must be a mapping of sections")]
+        )
     problems: list[Problem] = []
     _apply_environment(raw, environ, origins, problems)
     config = _build(Config, raw, (), origins, problems)
@@ -91,7 +94,9 @@ def _read_yaml(file_name: str, origins: _Origins) -> Any:
         raise ConfigError([Problem("", f"{file_name}:{line}", "not UTF-8 text")]) from None
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise ConfigError([Problem("", f"{file_name}:{line}", "binary data (NUL byte) in a YAML file")])
+        raise ConfigError(
+            [Problem("", f"{file_name}:{line}", "binary data (NUL byte) in a YAML file")]
+        )
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -119,13 +124,17 @@ def _construct(
             name = loader.construct_object(key_node, deep=True)
             if not isinstance(name, (str, int, float, bool)):
                 line = key_node.start_mark.line + 1
-                raise ConfigError([Problem(_dotted(path), f"{file_name}:{line}", "keys must be scalars")])
+                raise ConfigError(
+                    [Problem(_dotted(path), f"{file_name}:{line}", "keys must be scalars")]
+                )
+            name = str(name)
             if name in result:
                 line = key_node.start_mark.line + 1
                 problem = Problem(_dotted((*path, name)), f"{file_name}:{line}", "duplicate key")
                 raise ConfigError([problem])
             result[name] = _construct(loader, value_node, (*path, name), file_name, origins)
-            origins.by_path[(*path, name)] = f"{file_name}:{key_node.start_mark.line + 1}"
+            key_path: Path_ = (*path, name)
+            origins.by_path[key_path] = f"{file_name}:{key_node.start_mark.line + 1}"
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
@@ -165,10 +174,11 @@ def _apply_environment(
                 problems.append(Problem(_dotted(path), where, "does not name a configurable key"))
                 break
         else:
+            last = path[-1]
             if isinstance(container, dict):
-                container[path[-1]] = value
-            elif isinstance(container, list) and isinstance(path[-1], int) and path[-1] < len(container):
-                container[path[-1]] = value
+                container[last] = value
+            elif isinstance(container, list) and isinstance(last, int) and last < len(container):
+                container[last] = value
             else:
                 problems.append(Problem(_dotted(path), where, "does not name a configurable key"))
                 continue
@@ -202,6 +212,7 @@ def _unwrap_optional(hint: Any) -> Any:
 
 def _build(hint: Any, value: Any, path: Path_, origins: _Origins, problems: list[Problem]) -> Any:
     """Check one value against its schema type and convert it; record problems, never raise."""
+
     def fail(message: str) -> None:
         problems.append(Problem(_dotted(path), origins.of(path), message))
 
@@ -217,7 +228,9 @@ def _build(hint: Any, value: Any, path: Path_, origins: _Origins, problems: list
             fail(f"expected a list, got {_describe(value)}")
             return []
         (item_type,) = typing.get_args(hint)
-        return [_build(item_type, item, (*path, i), origins, problems) for i, item in enumerate(value)]
+        return [
+            _build(item_type, item, (*path, i), origins, problems) for i, item in enumerate(value)
+        ]
     if origin is dict:
         if not isinstance(value, dict):
             fail(f"expected a mapping, got {_describe(value)}")
@@ -236,7 +249,9 @@ def _build_section(
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        problems.append(Problem(_dotted(path), origins.of(path), f"expected a mapping, got {_describe(value)}"))
+        problems.append(
+            Problem(_dotted(path), origins.of(path), f"expected a mapping, got {_describe(value)}")
+        )
         return hint()
     fields = {field.name: field for field in dataclasses.fields(hint)}
     hints = typing.get_type_hints(hint)
@@ -254,7 +269,9 @@ def _build_section(
             _check_bounds(field, built, (*path, name), origins, problems)
             arguments[name] = built
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            problems.append(Problem(_dotted((*path, name)), origins.of(path), "required key is missing"))
+            problems.append(
+                Problem(_dotted((*path, name)), origins.of(path), "required key is missing")
+            )
     try:
         return hint(**arguments)
     except (TypeError, ValueError) as error:
@@ -262,7 +279,7 @@ def _build_section(
         return None
 
 
-def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:  # noqa: PLR0911, PLR0912
+def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
     secret = hint is Secret
     shown = "the value" if secret else repr(value)
     if hint is bool:
@@ -316,23 +333,39 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:  # noqa
 
 
 def _check_bounds(
-    field: dataclasses.Field[Any], value: Any, path: Path_, origins: _Origins, problems: list[Problem]
+    field: dataclasses.Field[Any],
+    value: Any,
+    path: Path_,
+    origins: _Origins,
+    problems: list[Problem],
 ) -> None:
     minimum, maximum, choices = (field.metadata.get(k) for k in ("minimum", "maximum", "choices"))
     where = origins.of(path)
     if choices and value not in choices:
         suggestion = difflib.get_close_matches(str(value), choices, n=1)
         hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
-        problems.append(Problem(_dotted(path), where, f"must be one of {', '.join(choices)}{hint_text}"))
+        problems.append(
+            Problem(_dotted(path), where, f"must be one of {', '.join(choices)}{hint_text}")
+        )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if minimum is not None and value < minimum:
-            problems.append(Problem(_dotted(path), where, f"must be at least {minimum:g}, got {value:g}"))
+            problems.append(
+                Problem(_dotted(path), where, f"must be at least {minimum:g}, got {value:g}")
+            )
         if maximum is not None and value > maximum:
-            problems.append(Problem(_dotted(path), where, f"must be at most {maximum:g}, got {value:g}"))
+            problems.append(
+                Problem(_dotted(path), where, f"must be at most {maximum:g}, got {value:g}")
+            )
 
 
 def _describe(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }
     return names.get(type(value), f"a {type(value).__name__}")
 
 

@@ -29,7 +29,9 @@ def key(
 
 @dataclass(frozen=True)
 class AgentSection:
-    interval: Duration = key(Duration(15.0), "Seconds between collections.", minimum=1, maximum=3600)
+    interval: Duration = key(
+        Duration(15.0), "Seconds between collections.", minimum=1, maximum=3600
+    )
     state_dir: str = key(
         "",
         "Where the agent keeps its state (alert outbox, baselines). Empty: /var/lib/aiops-agent "
@@ -63,9 +65,13 @@ class HttpSection:
 
 @dataclass(frozen=True)
 class LogSection:
-    level: str = key("info", "Least severe level logged.", choices=("debug", "info", "warning", "error"))
+    level: str = key(
+        "info", "Least severe level logged.", choices=("debug", "info", "warning", "error")
+    )
     format: str = key(
-        "auto", "json, text, or auto (text on a terminal, else JSON).", choices=("auto", "json", "text")
+        "auto",
+        "json, text, or auto (text on a terminal, else JSON).",
+        choices=("auto", "json", "text"),
     )
 
 
@@ -88,7 +94,9 @@ class Toggle:
 class FilesystemCollector:
     enabled: bool = key(True, "Run this collector.")
     mount_points_exclude: Regex = key(
-        Regex(r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"),
+        Regex(
+            r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+        ),
         "Mount points to skip (node_exporter's default).",
     )
     fs_types_exclude: Regex = key(
@@ -122,7 +130,9 @@ class DiskstatsCollector:
 @dataclass(frozen=True)
 class NetdevCollector:
     enabled: bool = key(True, "Run this collector.")
-    device_exclude: Regex = key(Regex(""), "Interfaces to skip, e.g. ^(veth.*|cali.*)$.")
+    device_exclude: Regex = key(
+        Regex("^lo$"), "Interfaces to skip (Debian's node_exporter default); e.g. ^(lo|veth.*)$."
+    )
     exclude_virtual: bool = key(
         False, "Skip virtual interfaces (those without a device in /sys/class/net/IF/device)."
     )
@@ -130,7 +140,11 @@ class NetdevCollector:
 
 @dataclass(frozen=True)
 class CollectorsSection:
-    cpu: Toggle = key(factory=Toggle, doc="CPU time by mode and utilisation (/proc/stat).")
+    cpu: Toggle = key(
+        factory=Toggle,
+        doc="CPU time by mode and utilisation; context switches, interrupts, forks, runnable and "
+        "blocked processes (/proc/stat).",
+    )
     loadavg: Toggle = key(factory=Toggle, doc="Load averages.")
     meminfo: Toggle = key(factory=Toggle, doc="Memory and swap (/proc/meminfo, /proc/vmstat).")
     filesystem: FilesystemCollector = key(
@@ -151,4 +165,6 @@ class Config:
     http: HttpSection = key(factory=HttpSection, doc="The HTTP endpoints.")
     log: LogSection = key(factory=LogSection, doc="Logging to stderr.")
     metrics: MetricsSection = key(factory=MetricsSection, doc="Naming of exposed series.")
-    collectors: CollectorsSection = key(factory=CollectorsSection, doc="Collectors, each switchable.")
+    collectors: CollectorsSection = key(
+        factory=CollectorsSection, doc="Collectors, each switchable."
+    )

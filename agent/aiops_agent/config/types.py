@@ -83,7 +83,8 @@ _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 def resolve_secret(text: str) -> Secret:
     """A secret is given literally, as "${ENV_VAR}", or as "file:/path/to/file" (whose content,
-    without the trailing newline, is the secret). Errors name the variable or file, not the value."""
+    without the trailing newline, is the secret). Errors name the variable or file, never the
+    value."""
     reference = _ENV_REFERENCE.match(text)
     if reference:
         name = reference.group(1)

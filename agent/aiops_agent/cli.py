@@ -1,0 +1,153 @@
+"""The `aiops-agent` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+from aiops_agent import __version__
+from aiops_agent.config import Config, ConfigError, load_config
+from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiops-agent",
+        description="Host-monitoring agent: node_exporter-compatible metrics, anomaly detection "
+        "and alerting at the edge.",
+    )
+    parser.add_argument("--version", action="version", version=f"aiops-agent {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"YAML configuration file (default {DEFAULT_CONFIG_PATH}; defaults apply if absent)",
+    )
+    common.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), help="overrides log.level"
+    )
+    common.add_argument(
+        "--log-format", choices=("auto", "json", "text"), help="overrides log.format"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "run", parents=[common], help="run the agent in the foreground (the service)"
+    )
+    commands.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate the configuration: exit 0 when valid, else print the errors",
+    )
+    collect = commands.add_parser(
+        "collect", parents=[common], help="collect one snapshot to stdout"
+    )
+    collect.add_argument("--once", action="store_true", help="collect once and exit (the default)")
+    collect.add_argument("--format", choices=("prometheus", "json"), default="prometheus")
+    health = commands.add_parser(
+        "check-health", parents=[common], help="exit 0 if the running agent's /healthz answers 200"
+    )
+    health.add_argument("--url", help="health URL (default: from http.listen in the config)")
+    health.add_argument("--timeout", type=float, default=3.0)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config, required=args.config is not None)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help(sys.stderr)
+        return EXIT_CONFIG
+    try:
+        config = _load(args)
+    except ConfigError as error:
+        where = args.config or DEFAULT_CONFIG_PATH
+        print(f"aiops-agent: invalid configuration ({where}):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "check-config":
+        print(f"configuration OK ({args.config or DEFAULT_CONFIG_PATH})", file=sys.stderr)
+        return EXIT_OK
+    from aiops_agent import logs  # noqa: PLC0415
+
+    logs.configure(args.log_level or config.log.level, args.log_format or config.log.format)
+    if args.command == "collect":
+        return _collect(config, args.format)
+    if args.command == "check-health":
+        return _check_health(config, args.url, args.timeout)
+    return _run(config, args.config)
+
+
+def _run(config: Config, config_path: Optional[str]) -> int:
+    from aiops_agent.agent import Agent  # noqa: PLC0415
+
+    try:
+        agent = Agent(config, config_path)
+    except OSError as error:
+        logging.getLogger("aiops_agent").error(
+            "cannot start", extra={"error": str(error), "listen": config.http.listen}
+        )
+        return EXIT_FAILURE
+    return agent.run()
+
+
+def _collect(config: Config, output_format: str) -> int:
+    from aiops_agent.agent import CollectorStats, collect_once  # noqa: PLC0415
+    from aiops_agent.collectors import build_collectors  # noqa: PLC0415
+    from aiops_agent.exposition import render  # noqa: PLC0415
+    from aiops_agent.host import HostPaths  # noqa: PLC0415
+    from aiops_agent.logs import RateLimitedLog  # noqa: PLC0415
+
+    collectors = build_collectors(config.collectors, HostPaths.under(config.agent.host_root))
+    stats: dict[str, CollectorStats] = {}
+    families = collect_once(
+        collectors,
+        stats,
+        RateLimitedLog(logging.getLogger("aiops_agent")),
+        config.metrics.node_exporter_names,
+    )
+    if output_format == "prometheus":
+        sys.stdout.write(render(families))
+    else:
+        document = [
+            {
+                "name": f.name,
+                "type": f.kind,
+                "help": f.help,
+                "samples": [{"labels": dict(s.labels), "value": s.value} for s in f.samples],
+            }
+            for f in families
+            if f.samples
+        ]
+        json.dump(document, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    failed = [name for name, entry in stats.items() if not entry.success]
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _check_health(config: Config, url: Optional[str], timeout: float) -> int:
+    import urllib.request  # noqa: PLC0415
+
+    from aiops_agent.config.types import parse_listen_address  # noqa: PLC0415
+
+    if url is None:
+        host, port = parse_listen_address(config.http.listen)
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1" if host != "::" else "::1"
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            status = response.status
+    except OSError as error:
+        print(f"aiops-agent: {url}: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK if status == 200 else EXIT_FAILURE

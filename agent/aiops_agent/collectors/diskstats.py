@@ -1,0 +1,133 @@
+"""Disk I/O per block device from /proc/diskstats (node_exporter's diskstats collector: same
+names, units and default device exclusion; sectors are always 512 bytes in this file)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from aiops_agent.config.schema import DiskstatsCollector as DiskstatsSettings
+from aiops_agent.host import HostPaths, read_text
+from aiops_agent.model import MetricFamily, Sample, counter, gauge
+
+_SECTOR_BYTES = 512.0
+_MS = 0.001
+# (column index after major/minor/name, metric, kind, scale, help)
+_COLUMNS = (
+    (
+        0,
+        "node_disk_reads_completed_total",
+        "counter",
+        1.0,
+        "The total number of reads completed successfully.",
+    ),
+    (1, "node_disk_reads_merged_total", "counter", 1.0, "The total number of reads merged."),
+    (
+        2,
+        "node_disk_read_bytes_total",
+        "counter",
+        _SECTOR_BYTES,
+        "The total number of bytes read successfully.",
+    ),
+    (
+        3,
+        "node_disk_read_time_seconds_total",
+        "counter",
+        _MS,
+        "The total number of seconds spent by all reads.",
+    ),
+    (
+        4,
+        "node_disk_writes_completed_total",
+        "counter",
+        1.0,
+        "The total number of writes completed successfully.",
+    ),
+    (5, "node_disk_writes_merged_total", "counter", 1.0, "The number of writes merged."),
+    (
+        6,
+        "node_disk_written_bytes_total",
+        "counter",
+        _SECTOR_BYTES,
+        "The total number of bytes written successfully.",
+    ),
+    (
+        7,
+        "node_disk_write_time_seconds_total",
+        "counter",
+        _MS,
+        "This is the total number of seconds spent by all writes.",
+    ),
+    (8, "node_disk_io_now", "gauge", 1.0, "The number of I/Os currently in progress."),
+    (9, "node_disk_io_time_seconds_total", "counter", _MS, "Total seconds spent doing I/Os."),
+    (
+        10,
+        "node_disk_io_time_weighted_seconds_total",
+        "counter",
+        _MS,
+        "The weighted # of seconds spent doing I/Os.",
+    ),
+    (
+        11,
+        "node_disk_discards_completed_total",
+        "counter",
+        1.0,
+        "The total number of discards completed successfully.",
+    ),
+    (12, "node_disk_discards_merged_total", "counter", 1.0, "The total number of discards merged."),
+    (
+        13,
+        "node_disk_discarded_sectors_total",
+        "counter",
+        1.0,
+        "The total number of sectors discarded successfully.",
+    ),
+    (
+        14,
+        "node_disk_discard_time_seconds_total",
+        "counter",
+        _MS,
+        "This is the total number of seconds spent by all discards.",
+    ),
+    (
+        15,
+        "node_disk_flush_requests_total",
+        "counter",
+        1.0,
+        "The total number of flush requests completed successfully",
+    ),
+    (
+        16,
+        "node_disk_flush_requests_time_seconds_total",
+        "counter",
+        _MS,
+        "This is the total number of seconds spent by all flush requests.",
+    ),
+)
+
+
+class DiskstatsCollector:
+    name = "diskstats"
+
+    def __init__(self, settings: DiskstatsSettings, host: HostPaths) -> None:
+        self._path = os.path.join(host.proc, "diskstats")
+        self._exclude = re.compile(settings.device_exclude) if settings.device_exclude else None
+
+    def collect(self) -> list[MetricFamily]:
+        families = [
+            (counter if kind == "counter" else gauge)(name, help_text)
+            for _, name, kind, _, help_text in _COLUMNS
+        ]
+        for line in read_text(self._path).splitlines():
+            parts = line.split()
+            if len(parts) < 14:
+                continue
+            device = parts[2]
+            if self._exclude and self._exclude.search(device):
+                continue
+            labels = (("device", device),)
+            columns = parts[3:]
+            for family, (index, _, _, scale, _) in zip(families, _COLUMNS):
+                if index < len(columns):
+                    family.samples.append(Sample(labels, float(columns[index]) * scale))
+        return [family for family in families if family.samples]

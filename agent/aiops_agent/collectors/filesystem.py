@@ -1,0 +1,137 @@
+"""Space and inodes per mount point (node_exporter's filesystem collector, same names, labels and
+default exclusions). statvfs runs in worker threads with a timeout: a hung network mount is
+reported as a device error and skipped until its call returns, and never stalls the loop."""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import NamedTuple
+
+from aiops_agent.config.schema import FilesystemCollector as FilesystemSettings
+from aiops_agent.host import HostPaths, read_text
+from aiops_agent.model import MetricFamily, Sample, gauge
+
+_WORKERS = 4  # at most this many hung statvfs calls can pile up; later ones time out in the queue
+
+
+class Mount(NamedTuple):
+    device: str
+    mountpoint: str
+    fstype: str
+    readonly: bool
+
+
+def _unescape(field: str) -> str:
+    """/proc/mounts writes space, tab, newline and backslash as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mounts(text: str) -> list[Mount]:
+    mounts = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        options = parts[3].split(",")
+        mounts.append(Mount(_unescape(parts[0]), _unescape(parts[1]), parts[2], "ro" in options))
+    return mounts
+
+
+_FIELDS = (
+    ("node_filesystem_size_bytes", "Filesystem size in bytes."),
+    ("node_filesystem_free_bytes", "Filesystem free space in bytes."),
+    ("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes."),
+    ("node_filesystem_files", "Filesystem total file nodes."),
+    ("node_filesystem_files_free", "Filesystem total free file nodes."),
+)
+
+
+class FilesystemCollector:
+    name = "filesystem"
+
+    def __init__(self, settings: FilesystemSettings, host: HostPaths) -> None:
+        self._host = host
+        self._mounts_path = host.proc_of_host("mounts")
+        self._timeout = settings.stat_timeout
+        self._exclude_mount = re.compile(settings.mount_points_exclude)
+        self._exclude_type = re.compile(settings.fs_types_exclude)
+        self._include_mount = (
+            re.compile(settings.mount_points_include) if settings.mount_points_include else None
+        )
+        self._include_type = (
+            re.compile(settings.fs_types_include) if settings.fs_types_include else None
+        )
+        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="statvfs")
+        self._stuck: dict[str, Future[os.statvfs_result]] = {}
+
+    def _wanted(self, mount: Mount) -> bool:
+        if self._include_mount and not self._include_mount.search(mount.mountpoint):
+            return False
+        if self._include_type and not self._include_type.search(mount.fstype):
+            return False
+        return not (
+            self._exclude_mount.search(mount.mountpoint) or self._exclude_type.search(mount.fstype)
+        )
+
+    def collect(self) -> list[MetricFamily]:
+        values = [gauge(name, help_text) for name, help_text in _FIELDS]
+        readonly = gauge("node_filesystem_readonly", "Filesystem read-only status.")
+        error = gauge(
+            "node_filesystem_device_error",
+            "Whether an error occurred while getting statistics for the given device.",
+        )
+        used = gauge(
+            "aiops_agent_filesystem_used_ratio",
+            "Fraction of the file system's space in use, as df computes it: "
+            "1 - avail / (size - free + avail).",
+        )
+        seen: dict[tuple[str, str], Mount] = {}
+        for mount in parse_mounts(read_text(self._mounts_path)):
+            if self._wanted(mount):
+                # A later mount on the same point hides the earlier one; report what is visible.
+                seen[(mount.device, mount.mountpoint)] = mount
+        for mount in seen.values():
+            labels = (
+                ("device", mount.device),
+                ("fstype", mount.fstype),
+                ("mountpoint", mount.mountpoint),
+            )
+            readonly.samples.append(Sample(labels, 1.0 if mount.readonly else 0.0))
+            stats = self._statvfs(mount.mountpoint)
+            error.samples.append(Sample(labels, 0.0 if stats else 1.0))
+            if stats is None:
+                continue
+            size = stats.f_blocks * stats.f_frsize
+            free = stats.f_bfree * stats.f_frsize
+            avail = stats.f_bavail * stats.f_frsize
+            for family, value in zip(values, (size, free, avail, stats.f_files, stats.f_ffree)):
+                family.samples.append(Sample(labels, float(value)))
+            usable = size - free + avail
+            if usable > 0:
+                used.samples.append(Sample(labels, 1.0 - avail / usable))
+        return [*values, readonly, error, used, self._stuck_family()]
+
+    def _statvfs(self, mountpoint: str) -> os.statvfs_result | None:
+        pending = self._stuck.get(mountpoint)
+        if pending is not None:
+            if not pending.done():
+                return None
+            del self._stuck[mountpoint]
+        future = self._pool.submit(os.statvfs, self._host.in_root(mountpoint))
+        try:
+            return future.result(timeout=self._timeout)
+        except FutureTimeout:
+            self._stuck[mountpoint] = future
+            return None
+        except OSError:
+            return None
+
+    def _stuck_family(self) -> MetricFamily:
+        return gauge(
+            "aiops_agent_filesystem_stalled_mounts",
+            "Mount points whose statvfs did not return within stat_timeout and is still pending.",
+            [Sample((), float(sum(not f.done() for f in self._stuck.values())))],
+        )

@@ -1,0 +1,1 @@
+"""Anomaly detection: learned per-series baselines."""

@@ -1,0 +1,218 @@
+"""A small HTTP/1.1 server on socketserver. The standard library's http.server pulls in the email
+package and costs ~6 MiB of resident memory on every host; the agent serves a handful of paths and
+needs keep-alive, size limits and timeouts, which fit in this file."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import threading
+from typing import Callable, Optional
+from urllib.parse import unquote
+
+from aiops_agent.config.types import parse_listen_address
+from aiops_agent.plugins import Request, Response
+
+log = logging.getLogger("aiops_agent.http")
+
+MAX_REQUEST_LINE = 8192
+MAX_HEADER_BYTES = 16384
+MAX_HEADERS = 64
+MAX_BODY = 256 * 1024
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+
+Dispatch = Callable[[Request], Response]
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error(status: int, message: str) -> Response:
+    import json  # noqa: PLC0415
+
+    return Response(status, json.dumps({"error": message}).encode() + b"\n")
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: HttpServer
+    rbufsize = 65536
+
+    def setup(self) -> None:
+        self.request.settimeout(self.server.request_timeout)
+        super().setup()
+
+    def handle(self) -> None:
+        if not self.server.slots.acquire(blocking=False):
+            self._write(_error(503, "too many connections"), keep_alive=False, head=False)
+            return
+        try:
+            keep_alive = True
+            while keep_alive and not self.server.closing:
+                keep_alive = self._one_request()
+        except (OSError, TimeoutError):
+            pass  # client went away or idled out: nothing to answer
+        finally:
+            self.server.slots.release()
+
+    def _readline(self, limit: int, status: int) -> bytes:
+        line: bytes = self.rfile.readline(limit + 1)
+        if len(line) > limit:
+            raise _BadRequest(status, "line too long")
+        return line
+
+    def _one_request(self) -> bool:
+        try:
+            line = self._readline(MAX_REQUEST_LINE, 414)
+            if not line:
+                return False
+            parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+            if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+                raise _BadRequest(400, "malformed request line")
+            method, target, version = parts
+            if version not in ("HTTP/1.0", "HTTP/1.1"):
+                raise _BadRequest(505, "unsupported HTTP version")
+            headers = self._read_headers()
+            body = self._read_body(headers)
+        except _BadRequest as error:
+            self._write(_error(error.status, str(error)), keep_alive=False, head=False)
+            return False
+        connection = headers.get("connection", "").lower()
+        keep_alive = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
+        path, _, query = target.partition("?")
+        request = Request(method.upper(), unquote(path), query, headers, body)
+        try:
+            response = self.server.dispatch(request)
+        except Exception:  # a handler bug must not kill the server or leak a traceback
+            log.exception("HTTP handler failed", extra={"path": request.path[:200]})
+            response = _error(500, "internal error")
+        self._write(response, keep_alive, head=request.method == "HEAD", request=request)
+        return keep_alive
+
+    def _read_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        total = 0
+        while True:
+            line = self._readline(MAX_HEADER_BYTES, 431)
+            total += len(line)
+            if total > MAX_HEADER_BYTES or len(headers) > MAX_HEADERS:
+                raise _BadRequest(431, "request headers too large")
+            if line in (b"\r\n", b"\n"):
+                return headers
+            if not line:
+                raise _BadRequest(400, "connection closed inside the headers")
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep or not name.strip() or name != name.strip():
+                raise _BadRequest(400, "malformed header line")
+            headers[name.lower()] = value.strip()
+
+    def _read_body(self, headers: dict[str, str]) -> bytes:
+        if "transfer-encoding" in headers:
+            raise _BadRequest(411, "chunked request bodies are not accepted; send Content-Length")
+        length_text = headers.get("content-length", "0")
+        if not length_text.isdigit():
+            raise _BadRequest(400, "invalid Content-Length")
+        length = int(length_text)
+        if length > MAX_BODY:
+            raise _BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+        body: bytes = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise _BadRequest(400, "request body shorter than Content-Length")
+        return body
+
+    def _write(
+        self, response: Response, keep_alive: bool, head: bool, request: Optional[Request] = None
+    ) -> None:
+        body = response.body
+        extra = list(response.headers)
+        if (
+            request is not None
+            and len(body) > 1024
+            and "gzip" in request.headers.get("accept-encoding", "")
+        ):
+            body = self.server.compress(body)
+            extra.append(("Content-Encoding", "gzip"))
+            extra.append(("Vary", "Accept-Encoding"))
+        reason = _REASONS.get(response.status, "Unknown")
+        lines = [
+            f"HTTP/1.1 {response.status} {reason}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(body)}",
+            "Cache-Control: no-store",
+            "X-Content-Type-Options: nosniff",
+            f"Connection: {'keep-alive' if keep_alive else 'close'}",
+            *(f"{name}: {value}" for name, value in extra),
+        ]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if not head:
+            self.wfile.write(body)
+        self.wfile.flush()
+
+
+class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        listen: str,
+        dispatch: Dispatch,
+        compress: Callable[[bytes], bytes],
+        max_connections: int,
+        request_timeout: float,
+    ) -> None:
+        host, port = parse_listen_address(listen)
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        self.address_family = infos[0][0]
+        self.dispatch = dispatch
+        self.compress = compress
+        self.slots = threading.BoundedSemaphore(max_connections)
+        self.request_timeout = request_timeout
+        self.closing = False
+        address = (str(infos[0][4][0]), int(infos[0][4][1]))
+        super().__init__(address, _Handler)
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.5}, name="http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.closing = True
+        self.shutdown()
+        self.server_close()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("HTTP connection error", exc_info=True)
