@@ -1,0 +1,32 @@
+"""The hand-off between alert evaluation and notification: one immutable event per notification,
+and the sink that accepts them. Kept dependency-free so both sides can import it cheaply."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Optional, Protocol
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    fingerprint: str  # stable id of the alert: sha256 of its sorted labels, 16 hex chars
+    status: str  # "firing" | "resolved"
+    labels: dict[str, str]  # alertname, severity, host, instance and the series' labels
+    annotations: dict[str, str]  # summary, description
+    starts_at: float  # unix seconds
+    ends_at: Optional[float]  # unix seconds when resolved, else None
+    value: float
+    generator: str  # rule name
+    sequence: int  # increases with each notification of this alert (firing=1.., repeat, resolve)
+
+    def idempotency_key(self) -> str:
+        """The same for every delivery attempt of this notification, so a receiver (or the outbox
+        after a crash) can drop duplicates; different for a repeat or the resolve."""
+        raw = f"{self.fingerprint}:{self.status}:{self.sequence}:{self.starts_at!r}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class EventSink(Protocol):
+    def submit(self, events: list[AlertEvent]) -> None:
+        """Accept events without blocking the caller; they are durably enqueued before return."""
