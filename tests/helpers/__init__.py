@@ -1,0 +1,1 @@
+"""Helpers shared by the integration tests (import with tests/ on sys.path: `from helpers...`)."""
