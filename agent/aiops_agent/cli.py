@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("--once", action="store_true", help="collect once and exit (the default)")
     collect.add_argument("--format", choices=("prometheus", "json"), default="prometheus")
+    commands.add_parser(
+        "example-config", help="print the annotated example configuration (every key, default)"
+    )
     health = commands.add_parser(
         "check-health", parents=[common], help="exit 0 if the running agent's /healthz answers 200"
     )
@@ -66,6 +69,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         _parser().print_help(sys.stderr)
         return EXIT_CONFIG
+    if args.command == "example-config":
+        from aiops_agent.config.example import render_example  # noqa: PLC0415
+
+        sys.stdout.write(render_example())
+        return EXIT_OK
     try:
         config = _load(args)
     except ConfigError as error:

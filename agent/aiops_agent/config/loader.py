@@ -265,8 +265,10 @@ def _build_section(
     arguments = {}
     for name, field in fields.items():
         if name in value:
+            before = len(problems)
             built = _build(hints[name], value[name], (*path, name), origins, problems)
-            _check_bounds(field, built, (*path, name), origins, problems)
+            if len(problems) == before:  # a value that failed its type has no bounds to check
+                _check_bounds(field, built, (*path, name), origins, problems)
             arguments[name] = built
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             problems.append(

@@ -1,0 +1,238 @@
+"""Every error path of the configuration loader: each names the key, the file and the line, and
+no secret value ever appears in an error."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from aiops_agent.config import ConfigError, load_config
+from aiops_agent.config.loader import MAX_CONFIG_BYTES
+from aiops_agent.config.types import Secret, parse_duration, parse_listen_address
+
+
+def write(tmp_path: Path, text: str, name: str = "config.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def problems(path: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ or {}, required=True)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_no_file_at_default_path_means_defaults(tmp_path: Path) -> None:
+    config = load_config(str(tmp_path / "absent.yaml"), {})
+    assert config.agent.interval == 15.0
+    assert config.http.listen == "127.0.0.1:9877"
+
+
+def test_missing_file_that_was_asked_for_is_an_error(tmp_path: Path) -> None:
+    (found,) = problems(str(tmp_path / "absent.yaml"))
+    assert "absent.yaml" in found and "cannot read" in found
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, ""), {}, required=True).log.level == "info"
+
+
+def test_values_are_read_and_typed(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent:\n  interval: 1m30s\nhttp:\n  listen: '[::1]:9100'\n")
+    config = load_config(path, {}, required=True)
+    assert config.agent.interval == 90.0
+    assert config.http.listen == "[::1]:9100"
+
+
+def test_unknown_key_suggests_the_nearest_and_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent:\n  interval: 10\n  intreval: 5\n")
+    (found,) = problems(path)
+    assert found.startswith(f"{path}:3: agent.intreval: unknown key; did you mean 'interval'?")
+
+
+def test_unknown_section(tmp_path: Path) -> None:
+    (found,) = problems(write(tmp_path, "colectors: {}\n"))
+    assert ":1: colectors: unknown key; did you mean 'collectors'?" in found
+
+
+def test_wrong_types_are_all_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "agent:\n  interval: fast\nhttp:\n  max_connections: many\n"
+        "collectors:\n  cpu:\n    enabled: 'yes please'\n",
+    )
+    found = problems(path)
+    assert len(found) == 3
+    assert any(f"{path}:2: agent.interval:" in p and "not a duration" in p for p in found)
+    assert any(f"{path}:4: http.max_connections: expected an integer, got 'many'" in p for p in found)
+    assert any(f"{path}:7: collectors.cpu.enabled: expected true or false" in p for p in found)
+
+
+def test_ranges_and_choices(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent:\n  interval: 0.5\nlog:\n  level: verbose\n  format: jsn\n")
+    found = problems(path)
+    assert any("agent.interval: must be at least 1, got 0.5" in p for p in found)
+    assert any("log.level: must be one of debug, info, warning, error" in p for p in found)
+    assert any("log.format: must be one of auto, json, text; did you mean 'json'?" in p for p in found)
+
+
+def test_bad_listen_address_and_regex(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "http:\n  listen: localhost\ncollectors:\n  netdev:\n    device_exclude: '(unclosed'\n",
+    )
+    found = problems(path)
+    assert any(f"{path}:2: http.listen:" in p and "HOST:PORT" in p for p in found)
+    assert any(f"{path}:5: collectors.netdev.device_exclude: invalid regular expression" in p for p in found)
+
+
+def test_section_that_is_not_a_mapping(tmp_path: Path) -> None:
+    (found,) = problems(write(tmp_path, "http: 9877\n"))
+    assert "http: expected a mapping, got a int" in found or "http: expected a mapping" in found
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    (found,) = problems(write(tmp_path, "- a\n- b\n"))
+    assert "top level must be a mapping" in found
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent:\n  interval: 10\n   broken: [\n")
+    (found,) = problems(path)
+    assert found.startswith(f"{path}:3: invalid YAML")
+
+
+def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent:\n  interval: 10\n  interval: 20\n")
+    (found,) = problems(path)
+    assert f"{path}:3: agent.interval: duplicate key" == found
+
+
+def test_huge_file_is_rejected_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("#" * (MAX_CONFIG_BYTES + 10))
+    (found,) = problems(str(path))
+    assert "larger than 1024 KiB" in found
+
+
+def test_binary_junk_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "junk.yaml"
+    path.write_bytes(b"agent:\n  interval: 1\x00\x01\x02")
+    (found,) = problems(str(path))
+    assert f"{path}:2: binary data" in found
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    (found,) = problems(str(path))
+    assert "not UTF-8 text" in found
+
+
+def test_unreadable_path_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (found,) = problems(str(tmp_path))  # a directory cannot be read as a file, even by root
+    assert "cannot read" in found
+
+
+def test_environment_overrides_the_file_with_the_keys_type(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent:\n  interval: 10\n")
+    config = load_config(
+        path,
+        {
+            "AIOPS__AGENT__INTERVAL": "30s",
+            "AIOPS__HTTP__LISTEN": "127.0.0.1:19877",
+            "AIOPS__COLLECTORS__CPU__ENABLED": "false",
+            "AIOPS__HTTP__MAX_CONNECTIONS": "8",
+        },
+        required=True,
+    )
+    assert config.agent.interval == 30.0
+    assert config.http.listen == "127.0.0.1:19877"
+    assert config.collectors.cpu.enabled is False
+    assert config.http.max_connections == 8
+
+
+def test_string_keys_from_environment_stay_verbatim(tmp_path: Path) -> None:
+    config = load_config(None, {"AIOPS__AGENT__HOSTNAME": "0123"})
+    assert config.agent.hostname == "0123"
+
+
+def test_bad_environment_values_name_the_variable(tmp_path: Path) -> None:
+    found = problems(
+        write(tmp_path, ""),
+        {"AIOPS__HTTP__MAX_CONNECTIONS": "lots", "AIOPS__AGENT__NO_SUCH": "1", "AIOPS__": "x"},
+    )
+    assert any(
+        "environment variable AIOPS__HTTP__MAX_CONNECTIONS: http.max_connections: expected an integer"
+        in p
+        for p in found
+    )
+    assert any("environment variable AIOPS__AGENT__NO_SUCH: agent.no_such: unknown key" in p for p in found)
+    assert any("environment variable AIOPS__: empty key" in p for p in found)
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("1h30m") == 5400.0
+    assert parse_duration("250ms") == 0.25
+    assert parse_duration("2") == 2.0
+    for bad in ("", "5 minutes", "m5", "1h 30m"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_parse_listen_address() -> None:
+    assert parse_listen_address("0.0.0.0:80") == ("0.0.0.0", 80)
+    assert parse_listen_address("[::1]:9877") == ("::1", 9877)
+    for bad in (":80", "host", "host:99999", "[::1:80"):
+        with pytest.raises(ValueError):
+            parse_listen_address(bad)
+
+
+def test_secret_hides_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiops_agent.config.types import resolve_secret
+
+    monkeypatch.setenv("AIOPS_TEST_TOKEN", "s3cr3t-from-env")
+    secret = resolve_secret("${AIOPS_TEST_TOKEN}")
+    assert secret.reveal() == "s3cr3t-from-env"
+    assert "s3cr3t" not in repr(secret) and "s3cr3t" not in str(secret) and "s3cr3t" not in f"{secret}"
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n")
+    assert resolve_secret(f"file:{secret_file}").reveal() == "from-file"
+    assert resolve_secret("literal").reveal() == "literal"
+    assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+
+
+def test_secret_errors_name_the_source_never_the_value(tmp_path: Path) -> None:
+    from aiops_agent.config.types import resolve_secret
+
+    with pytest.raises(ValueError, match="environment variable AIOPS_UNSET_VAR is not set"):
+        resolve_secret("${AIOPS_UNSET_VAR}")
+    with pytest.raises(ValueError, match="cannot read secret file"):
+        resolve_secret(f"file:{tmp_path / 'nope'}")
+
+
+def test_every_key_is_documented() -> None:
+    import dataclasses
+    import typing
+
+    from aiops_agent.config.schema import Config
+
+    undocumented = []
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            if not field.metadata.get("doc"):
+                undocumented.append(prefix + field.name)
+            hint = hints[field.name]
+            for candidate in (hint, *typing.get_args(hint)):
+                if dataclasses.is_dataclass(candidate) and isinstance(candidate, type):
+                    walk(candidate, f"{prefix}{field.name}.")
+
+    walk(Config, "")
+    assert undocumented == []
+
+
+def test_environment_is_not_read_from_os_when_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS__AGENT__INTERVAL", "bogus")
+    assert load_config(None, {}).agent.interval == 15.0
+    assert os.environ["AIOPS__AGENT__INTERVAL"] == "bogus"
