@@ -1,0 +1,255 @@
+"""The agent's host series against node_exporter's own output on this machine: same names, types,
+help, label names and label values, and values that agree (exactly for fixed quantities, within
+what can change between two back-to-back samples otherwise). node_exporter runs with the agent's
+default include/exclude filters, since Debian's build has other built-in defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests import promtext
+from tests.helpers.agentproc import running_agent
+from tests.promtext import Family, Labels
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024.0 * 1024.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """How one family must agree. kind: "exact" (same value), "counter" (the agent's value lies
+    between node_exporter's scrape before and after it, less `slack`), "gauge" (between the two,
+    widened by `slack`, a gauge can move both ways) or "labels" (label sets only)."""
+
+    type: str
+    labels: frozenset[str]
+    kind: str
+    slack: float = 0.0
+
+
+def _check(type_: str, labels: str, kind: str, slack: float = 0.0) -> Check:
+    return Check(type_, frozenset(labels.split()), kind, slack)
+
+
+NCPU = os.cpu_count() or 1
+# The series the issue lists, with how closely each must agree.
+CHECKS: dict[str, Check] = {
+    # /proc/stat in USER_HZ ticks; idle and iowait may step back a few ticks on a busy kernel.
+    "node_cpu_seconds_total": _check("counter", "cpu mode", "counter", slack=0.1),
+    "node_load1": _check("gauge", "", "gauge", slack=0.5),
+    "node_load5": _check("gauge", "", "gauge", slack=0.2),
+    "node_load15": _check("gauge", "", "gauge", slack=0.1),
+    "node_memory_MemTotal_bytes": _check("gauge", "", "exact"),
+    "node_memory_SwapTotal_bytes": _check("gauge", "", "exact"),
+    "node_memory_MemAvailable_bytes": _check("gauge", "", "gauge", slack=64 * MiB),
+    "node_memory_SwapFree_bytes": _check("gauge", "", "gauge", slack=16 * MiB),
+    "node_filesystem_size_bytes": _check("gauge", "device fstype mountpoint", "exact"),
+    "node_filesystem_files": _check("gauge", "device fstype mountpoint", "exact"),
+    # Space moves with whatever writes meanwhile (this test's own logs included).
+    "node_filesystem_avail_bytes": _check("gauge", "device fstype mountpoint", "gauge", 64 * MiB),
+    "node_filesystem_free_bytes": _check("gauge", "device fstype mountpoint", "gauge", 64 * MiB),
+    "node_filesystem_files_free": _check("gauge", "device fstype mountpoint", "gauge", 1000),
+    "node_disk_read_bytes_total": _check("counter", "device", "counter"),
+    "node_disk_written_bytes_total": _check("counter", "device", "counter"),
+    "node_disk_io_time_seconds_total": _check("counter", "device", "counter"),
+    "node_network_receive_bytes_total": _check("counter", "device", "counter"),
+    "node_network_transmit_bytes_total": _check("counter", "device", "counter"),
+    "node_network_receive_errs_total": _check("counter", "device", "counter"),
+    "node_network_receive_drop_total": _check("counter", "device", "counter"),
+    "node_boot_time_seconds": _check("gauge", "", "exact"),
+    "node_time_seconds": _check("gauge", "", "counter", slack=0.01),
+    "node_uname_info": _check(
+        "gauge", "domainname machine nodename release sysname version", "exact"
+    ),
+    # Instantaneous counts: anything may start or stop between samples, this test included.
+    "node_procs_running": _check("gauge", "", "gauge", slack=2 * NCPU + 4),
+    "node_procs_blocked": _check("gauge", "", "gauge", slack=NCPU + 4),
+    "node_filefd_allocated": _check("gauge", "", "gauge", slack=512),
+    "node_filefd_maximum": _check("gauge", "", "exact"),
+}
+
+# Families the agent exposes under node_* that the generic check treats specially, and why.
+ALLOW_ABSENT_IN_NODE_EXPORTER = {
+    # Exposed only where hwmon temperature sensors exist; node_exporter then has them too.
+    "node_hwmon_temp_celsius": "hwmon sensors",
+}
+# Families whose label *values* legitimately differ between two samples taken moments apart.
+VOLATILE_LABEL_VALUES = {
+    "node_processes_state": "a process state (e.g. Z, D) may be held by no process a moment later",
+}
+
+
+@dataclass
+class Pages:
+    before: dict[str, Family]  # node_exporter, scraped before the agent's collection started
+    agent: dict[str, Family]  # the agent's page from a collection that started after `before`
+    after: dict[str, Family]  # node_exporter, scraped after that page was published
+    agent_text: str
+    node_exporter_text: str
+
+
+def _collection_time(families: dict[str, Family]) -> float:
+    family = families.get("aiops_agent_last_collection_timestamp_seconds")
+    return family.samples[0].value if family and family.samples else 0.0
+
+
+def scrape_bracketed(node_exporter_url: str, agent_url: str) -> Pages:
+    """node_exporter, then the agent's first page collected after that scrape ended, then
+    node_exporter again: every agent reading was taken between node_exporter's two."""
+    before_text = promtext.fetch(node_exporter_url)
+    ended = time.time()
+    deadline = time.monotonic() + 15
+    while True:
+        agent_text = promtext.fetch(f"{agent_url}/metrics")
+        agent = promtext.parse(agent_text)
+        if _collection_time(agent) > ended:
+            break
+        assert time.monotonic() < deadline, "the agent published no new collection within 15s"
+        time.sleep(0.05)
+    after_text = promtext.fetch(node_exporter_url)
+    return Pages(
+        promtext.parse(before_text),
+        agent,
+        promtext.parse(after_text),
+        agent_text,
+        before_text,
+    )
+
+
+@pytest.fixture(scope="module")
+def exporters() -> Iterator[tuple[str, str]]:
+    with promtext.node_exporter() as ne_url, running_agent({}) as agent:
+        yield ne_url, agent.url
+
+
+@pytest.fixture(scope="module")
+def pages(exporters: tuple[str, str]) -> Pages:
+    return scrape_bracketed(*exporters)
+
+
+def _fmt(labels: Labels) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_listed_series_match_node_exporter(pages: Pages, name: str) -> None:
+    check = CHECKS[name]
+    ours, before, after = pages.agent.get(name), pages.before.get(name), pages.after.get(name)
+    assert before is not None and after is not None, f"node_exporter does not expose {name}"
+    assert ours is not None, f"the agent does not expose {name}"
+    assert ours.type == before.type == check.type, (name, ours.type, before.type)
+    assert ours.help == before.help, f"{name}: help {ours.help!r} vs {before.help!r}"
+    assert ours.label_names() == before.label_names() == check.labels
+    our_values, values_before, values_after = (
+        ours.by_labels(),
+        before.by_labels(),
+        after.by_labels(),
+    )
+    assert our_values, f"{name}: no samples"
+    # Same devices, mount points, CPUs and modes.
+    assert set(our_values) == set(values_before) == set(values_after), (
+        f"{name}: label sets differ: only agent "
+        f"{sorted(map(_fmt, set(our_values) - set(values_before)))}, only node_exporter "
+        f"{sorted(map(_fmt, set(values_before) - set(our_values)))}"
+    )
+    problems = []
+    for labels, value in sorted(our_values.items()):
+        low, high = values_before[labels], values_after[labels]
+        if check.kind == "exact":
+            ok = value == low == high
+            expected = f"== {low}"
+        else:
+            if check.kind == "gauge":
+                low, high = min(low, high), max(low, high)
+            ok = low - check.slack <= value <= high + check.slack
+            expected = f"in [{low} - {check.slack}, {high} + {check.slack}]"
+        if not ok:
+            problems.append(f"{name}{_fmt(labels)} = {value}, expected {expected}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_node_family_exists_in_node_exporter(pages: Pages) -> None:
+    """A generic guard, so a future collector cannot drift: each node_* family the agent exposes
+    has node_exporter's type, help and label names, and (unless volatile) label values."""
+    problems = []
+    ours = {n: f for n, f in pages.agent.items() if n.startswith("node_") and f.samples}
+    assert len(ours) > 50, f"suspiciously few node_* families: {sorted(ours)}"
+    for name, family in sorted(ours.items()):
+        theirs = pages.before.get(name)
+        if theirs is None or not theirs.samples:
+            if name not in ALLOW_ABSENT_IN_NODE_EXPORTER:
+                problems.append(f"{name}: not in node_exporter's output")
+            continue
+        if family.type != theirs.type:
+            problems.append(f"{name}: type {family.type}, node_exporter {theirs.type}")
+        if family.help != theirs.help:
+            problems.append(f"{name}: help {family.help!r}, node_exporter {theirs.help!r}")
+        if family.label_names() != theirs.label_names():
+            problems.append(
+                f"{name}: labels {sorted(family.label_names())}, "
+                f"node_exporter {sorted(theirs.label_names())}"
+            )
+        elif name not in VOLATILE_LABEL_VALUES:
+            mine, before = set(family.by_labels()), set(theirs.by_labels())
+            after = set(pages.after[name].by_labels()) if name in pages.after else set()
+            if mine not in (before, after):
+                problems.append(
+                    f"{name}: label values only in the agent "
+                    f"{sorted(map(_fmt, mine - before))}, only in node_exporter "
+                    f"{sorted(map(_fmt, before - mine))}"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_compared_families_have_the_issue_s_units(pages: Pages) -> None:
+    """Seconds, bytes and ratios, not ticks, sectors or kilobytes: sanity bounds that would catch a
+    unit slip even if node_exporter made the same one."""
+    agent = pages.agent
+    boot = agent["node_boot_time_seconds"].samples[0].value
+    now = agent["node_time_seconds"].samples[0].value
+    assert 0 < now - boot < 10 * 365 * 86400
+    cpu_seconds = agent["node_cpu_seconds_total"].by_labels()
+    per_cpu: dict[str, float] = {}
+    for labels, value in cpu_seconds.items():
+        cpu = dict(labels)["cpu"]
+        per_cpu[cpu] = per_cpu.get(cpu, 0.0) + value
+    for cpu, total in per_cpu.items():
+        # Each CPU's modes add up to (at most) its uptime in seconds.
+        assert total <= (now - boot) * 1.02 + 1, (cpu, total, now - boot)
+    mem_total = agent["node_memory_MemTotal_bytes"].samples[0].value
+    assert mem_total > 64 * MiB and mem_total % 1024 == 0
+
+
+def test_promtool_lint_compatible_names(pages: Pages) -> None:
+    """With node_exporter's names, the only lint findings are the camelCase /proc/meminfo names,
+    which node_exporter's own page draws identically."""
+    ours = promtext.promtool_check_metrics(pages.agent_text)
+    theirs = promtext.promtool_check_metrics(pages.node_exporter_text)
+    camel = re.compile(r"^node_memory_\w+ metric names should be written in 'snake_case' not")
+    assert {f for f in ours if not camel.match(f)} == set(), sorted(ours)
+    assert ours <= theirs, f"findings node_exporter does not have: {sorted(ours - theirs)}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="own_host_name() in agent/aiops_agent/agent.py yields direct_map2_m and sec_page_tables "
+    "(read by promtool as abbreviated units) and the gauge huge_pages_total; remove this marker "
+    "when it spells them lint-clean",
+)
+def test_promtool_lint_own_names() -> None:
+    """With metrics.node_exporter_names false, the page is lint-clean."""
+    with running_agent({"metrics": {"node_exporter_names": False}}) as agent:
+        text = agent.metrics()
+    families = promtext.parse(text)
+    assert not [n for n in families if n.startswith("node_")]
+    assert "aiops_host_memory_mem_total_bytes" in families
+    assert "aiops_host_cpu_seconds_total" in families
+    findings = promtext.promtool_check_metrics(text)
+    assert findings == set(), sorted(findings)
