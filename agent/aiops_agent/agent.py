@@ -25,6 +25,7 @@ from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.plugins import Plugin, Request, Response, load_plugins
 from aiops_agent.selfmetrics import ProcessMetrics, build_info
 from aiops_agent.systemd import Notifier
+from aiops_agent.webconfig import WebSecurity, load_security
 
 log = logging.getLogger("aiops_agent")
 
@@ -125,7 +126,7 @@ class Agent:
         )
         self.plugins: list[Plugin] = load_plugins(config, self.state_dir)
         self._routes = self._build_routes()
-        self.http = self._bind(config)
+        self.http = self._bind(config, load_security(config, config_path))
 
     # --- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -139,6 +140,8 @@ class Agent:
                 "version": __version__,
                 "listen": self.config.http.listen,
                 "port": self.http.port,
+                "tls": self.http.web.tls,
+                "basic_auth": self.http.web.auth is not None,
                 "interval_seconds": self.config.agent.interval,
                 "state_dir": self.state_dir,
                 "collectors": ",".join(c.name for c in self._collectors),
@@ -201,13 +204,14 @@ class Agent:
                 extra={"state_dir": self.state_dir, "error": error.strerror},
             )
 
-    def _bind(self, config: Config) -> HttpServer:
+    def _bind(self, config: Config, web: WebSecurity) -> HttpServer:
         return HttpServer(
             config.http.listen,
             self._dispatch,
             self._compress,
             config.http.max_connections,
             config.http.request_timeout,
+            web=web,
         )
 
     # --- reload ----------------------------------------------------------------------------
@@ -215,11 +219,15 @@ class Agent:
         self.notifier.reloading()
         try:
             new = load_config(self.config_path, required=self.config_path is not None)
+            # Re-read even when the path is unchanged: renewed certificates, changed users.
+            web = load_security(new, self.config_path)
             if new.http.listen != self.config.http.listen:
-                new_http = self._bind(new)  # bind before letting go of the old socket
+                new_http = self._bind(new, web)  # bind before letting go of the old socket
                 old_http, self.http = self.http, new_http
                 old_http.stop()
                 self.http.start()
+            else:
+                self.http.web = web
         except ConfigError as error:
             self._reload_ok = 0.0
             log.error(

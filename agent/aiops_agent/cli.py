@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config, required=args.config is not None)
+    from aiops_agent.webconfig import load_security  # noqa: PLC0415
+
+    config = load_config(args.config, required=args.config is not None)
+    load_security(config, args.config)  # validates http.web_config_file and what it names
+    return config
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -100,6 +104,9 @@ def _run(config: Config, config_path: Optional[str]) -> int:
 
     try:
         agent = Agent(config, config_path)
+    except ConfigError as error:  # the web config file changed since it was checked
+        logging.getLogger("aiops_agent").error("cannot start", extra={"errors": str(error)})
+        return EXIT_CONFIG
     except OSError as error:
         logging.getLogger("aiops_agent").error(
             "cannot start", extra={"error": str(error), "listen": config.http.listen}

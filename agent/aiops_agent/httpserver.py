@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 from typing import Callable, Optional
 from urllib.parse import unquote
 
 from aiops_agent.config.types import parse_listen_address
 from aiops_agent.plugins import Request, Response
+from aiops_agent.webconfig import PLAIN, WebSecurity
 
 log = logging.getLogger("aiops_agent.http")
 
@@ -43,6 +45,11 @@ _REASONS = {
 }
 
 Dispatch = Callable[[Request], Response]
+_UNAUTHORIZED = Response(
+    401,
+    b'{"error": "unauthorized"}\n',
+    headers=(("WWW-Authenticate", 'Basic realm="aiops-agent", charset="UTF-8"'),),
+)
 
 
 class _BadRequest(Exception):
@@ -63,6 +70,10 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def setup(self) -> None:
         self.request.settimeout(self.server.request_timeout)
+        if isinstance(self.request, ssl.SSLSocket):
+            # In this connection's own thread and under the timeout above, so a client that
+            # stalls the handshake holds only itself up, never the accept loop.
+            self.request.do_handshake()
         super().setup()
 
     def handle(self) -> None:
@@ -104,6 +115,10 @@ class _Handler(socketserver.StreamRequestHandler):
         keep_alive = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
         path, _, query = target.partition("?")
         request = Request(method.upper(), unquote(path), query, headers, body)
+        auth = self.server.web.auth
+        if auth is not None and not auth.check(headers.get("authorization", "")):
+            self._write(_UNAUTHORIZED, keep_alive, head=request.method == "HEAD")
+            return keep_alive
         try:
             response = self.server.dispatch(request)
         except Exception:  # a handler bug must not kill the server or leak a traceback
@@ -184,6 +199,8 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         compress: Callable[[bytes], bytes],
         max_connections: int,
         request_timeout: float,
+        *,
+        web: WebSecurity = PLAIN,
     ) -> None:
         host, port = parse_listen_address(listen)
         infos = socket.getaddrinfo(
@@ -194,6 +211,7 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.compress = compress
         self.slots = threading.BoundedSemaphore(max_connections)
         self.request_timeout = request_timeout
+        self.web = web  # replaced whole on reload; each connection reads it once
         self.closing = False
         address = (str(infos[0][4][0]), int(infos[0][4][1]))
         super().__init__(address, _Handler)
@@ -213,6 +231,16 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.closing = True
         self.shutdown()
         self.server_close()
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        connection, address = self.socket.accept()
+        context = self.web.ssl_context
+        if context is not None:
+            # Only wrapped here; the handshake runs in the connection's thread (_Handler.setup).
+            connection = context.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.debug("HTTP connection error", exc_info=True)

@@ -61,6 +61,12 @@ class HttpSection:
     request_timeout: Duration = key(
         Duration(10.0), "Seconds a client may take to send its request.", minimum=0.1, maximum=300
     )
+    web_config_file: str = key(
+        "",
+        "TLS and basic auth: a file in Prometheus exporter-toolkit's web config format "
+        "(tls_server_config, basic_auth_users), relative to this file's directory, re-read on "
+        "reload. Empty: plain HTTP without auth. See docs/security.md.",
+    )
 
 
 @dataclass(frozen=True)
