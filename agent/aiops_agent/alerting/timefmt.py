@@ -1,0 +1,48 @@
+"""Timestamps as the silence API and config write them: RFC 3339 ("2024-05-01T10:00:00Z", as in
+Alertmanager) or unix seconds."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from typing import Union
+
+# fromisoformat() before Python 3.11 takes neither "Z" nor other than 3 or 6 fraction digits, both
+# of which RFC 3339 (and Go's time.Time, which Alertmanager clients send) allow.
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_time(value: Union[str, float, int]) -> float:
+    """Unix seconds from an RFC 3339 string or a number; raises ValueError for a user."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected a time, got {type(value).__name__}")
+    seconds = _parse(value) if isinstance(value, str) else float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite time")
+    return seconds
+
+
+def _parse(text: str) -> float:
+    stripped = text.strip()
+    try:
+        return float(stripped)
+    except ValueError:
+        pass
+    if stripped.endswith(("Z", "z")):
+        stripped = stripped[:-1] + "+00:00"
+    stripped = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), stripped, count=1)
+    try:
+        parsed = datetime.fromisoformat(stripped)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"{text!r} is not a time (example: 2024-05-01T10:00:00Z)")
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (append Z for UTC)")
+    return parsed.timestamp()
+
+
+def format_time(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
