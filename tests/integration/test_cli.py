@@ -78,7 +78,9 @@ def test_sighup_applies_a_good_config_in_place() -> None:
         agent.write_config(config)
         pid = agent.pid
         agent.send_signal(signal.SIGHUP)
-        wait_for(lambda: metric_value(agent.metrics(), "aiops_agent_collection_interval_seconds") == 2)
+        wait_for(
+            lambda: metric_value(agent.metrics(), "aiops_agent_collection_interval_seconds") == 2
+        )
         assert agent.alive() and agent.pid == pid
         assert metric_value(agent.metrics(), "aiops_agent_config_last_reload_successful") == 1
 
@@ -87,12 +89,16 @@ def test_sighup_with_a_broken_config_keeps_the_old_one() -> None:
     with running_agent({"agent": {"interval": "1s"}}) as agent:
         agent.config_path.write_text("agent:\n  interval: 1s\n  bogus_key: 1\n")
         agent.send_signal(signal.SIGHUP)
-        wait_for(lambda: metric_value(agent.metrics(), "aiops_agent_config_last_reload_successful") == 0)
+        wait_for(
+            lambda: metric_value(agent.metrics(), "aiops_agent_config_last_reload_successful") == 0
+        )
         assert agent.alive()
         assert metric_value(agent.metrics(), "aiops_agent_collection_interval_seconds") == 1
         assert agent.get("/healthz")[0] == 200
         records = [r for r in agent.log_records() if r.get("level") == "error"]
-        assert any("reload rejected" in r["msg"] and "agent.bogus_key" in r["errors"] for r in records)
+        assert any(
+            "reload rejected" in r["msg"] and "agent.bogus_key" in r["errors"] for r in records
+        )
 
 
 def test_sigterm_stops_cleanly_and_promptly() -> None:
@@ -153,17 +159,26 @@ def test_abstract_notify_socket_is_supported() -> None:
 def test_check_config_accepts_valid_and_rejects_broken(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("agent:\n  interval: 30s\n")
-    result = subprocess.run([*AGENT, "check-config", "--config", str(good)], capture_output=True, text=True)
+    result = subprocess.run(
+        [*AGENT, "check-config", "--config", str(good)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("http:\n  listen: nowhere\n  max_conections: 3\n")
-    result = subprocess.run([*AGENT, "check-config", "--config", str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [*AGENT, "check-config", "--config", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert f"{bad}:2: http.listen:" in result.stderr
-    assert f"{bad}:3: http.max_conections: unknown key; did you mean 'max_connections'?" in result.stderr
+    assert (
+        f"{bad}:3: http.max_conections: unknown key; did you mean 'max_connections'?"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     missing = subprocess.run(
-        [*AGENT, "check-config", "--config", str(tmp_path / "missing.yaml")], capture_output=True, text=True
+        [*AGENT, "check-config", "--config", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
     )
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
@@ -172,14 +187,19 @@ def test_collect_once_in_both_formats(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("{}\n")
     prom = subprocess.run(
-        [*AGENT, "collect", "--once", "--config", str(config)], capture_output=True, text=True, timeout=60
+        [*AGENT, "collect", "--once", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert prom.returncode == 0, prom.stderr
     families = parse_metrics(prom.stdout)
     assert "node_load1" in families
     as_json = subprocess.run(
         [*AGENT, "collect", "--once", "--format", "json", "--config", str(config)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     document = json.loads(as_json.stdout)
     assert {f["name"] for f in document} >= {"node_load1", "node_memory_MemTotal_bytes"}
@@ -192,10 +212,15 @@ def test_version() -> None:
 
 def test_check_health_command() -> None:
     with running_agent({}) as agent:
-        ok = subprocess.run([*AGENT, "check-health", "--url", agent.url + "/healthz"], capture_output=True)
+        ok = subprocess.run(
+            [*AGENT, "check-health", "--url", agent.url + "/healthz"], capture_output=True
+        )
         assert ok.returncode == 0
-    down = subprocess.run([*AGENT, "check-health", "--url", agent.url + "/healthz", "--timeout", "1"],
-                          capture_output=True, text=True)
+    down = subprocess.run(
+        [*AGENT, "check-health", "--url", agent.url + "/healthz", "--timeout", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert down.returncode == 1
 
 

@@ -28,7 +28,9 @@ def run_scenario(script: str) -> None:
     )
     elapsed = time.monotonic() - started
     print(f"{script}: exit {result.returncode} after {elapsed:.0f} s")
-    assert result.returncode == 0, f"{script} failed after {elapsed:.0f} s:\n{result.stdout[-20000:]}"
+    assert result.returncode == 0, (
+        f"{script} failed after {elapsed:.0f} s:\n{result.stdout[-20000:]}"
+    )
 
 
 def test_molecule_default_vm_role() -> None:

@@ -87,7 +87,9 @@ def host_tree(tmp_path: Path) -> Path:
 def collect(root: Path, section: CollectorsSection | None = None) -> dict[str, MetricFamily]:
     collectors = build_collectors(section or CollectorsSection(), HostPaths.under(str(root)))
     stats: dict[str, CollectorStats] = {}
-    families = collect_once(collectors, stats, RateLimitedLog(__import__("logging").getLogger()), True)
+    families = collect_once(
+        collectors, stats, RateLimitedLog(__import__("logging").getLogger()), True
+    )
     assert {name: s.success for name, s in stats.items() if not s.success} == {}
     return families_by_name(families)
 
@@ -137,21 +139,38 @@ def test_disks_and_network(host_tree: Path) -> None:
 
 def test_filesystems_read_through_host_root(host_tree: Path) -> None:
     f = collect(host_tree)
-    labels = {dict(s.labels)["mountpoint"]: dict(s.labels) for s in f["node_filesystem_size_bytes"].samples}
+    labels = {
+        dict(s.labels)["mountpoint"]: dict(s.labels)
+        for s in f["node_filesystem_size_bytes"].samples
+    }
     assert set(labels) == {"/", "/data disk"}  # /proc excluded; octal escape decoded
-    assert labels["/data disk"] == {"device": "/dev/sdb1", "fstype": "xfs", "mountpoint": "/data disk"}
+    assert labels["/data disk"] == {
+        "device": "/dev/sdb1",
+        "fstype": "xfs",
+        "mountpoint": "/data disk",
+    }
     real = os.statvfs(host_tree)
-    assert value(f, "node_filesystem_size_bytes", device="/dev/sda1", fstype="ext4", mountpoint="/") == (
-        real.f_blocks * real.f_frsize
+    assert value(
+        f, "node_filesystem_size_bytes", device="/dev/sda1", fstype="ext4", mountpoint="/"
+    ) == (real.f_blocks * real.f_frsize)
+    assert (
+        value(
+            f, "node_filesystem_readonly", device="/dev/sdb1", fstype="xfs", mountpoint="/data disk"
+        )
+        == 1
     )
-    assert value(f, "node_filesystem_readonly", device="/dev/sdb1", fstype="xfs", mountpoint="/data disk") == 1
-    assert value(f, "node_filesystem_device_error", device="/dev/sda1", fstype="ext4", mountpoint="/") == 0
+    assert (
+        value(f, "node_filesystem_device_error", device="/dev/sda1", fstype="ext4", mountpoint="/")
+        == 0
+    )
 
 
 def test_filesystem_include_and_exclude_patterns(host_tree: Path) -> None:
     section = CollectorsSection(filesystem=FilesystemCollector(fs_types_include="^xfs$"))
     f = collect(host_tree, section)
-    assert [dict(s.labels)["mountpoint"] for s in f["node_filesystem_size_bytes"].samples] == ["/data disk"]
+    assert [dict(s.labels)["mountpoint"] for s in f["node_filesystem_size_bytes"].samples] == [
+        "/data disk"
+    ]
 
 
 def test_missing_mount_point_is_a_device_error_not_a_failure(host_tree: Path) -> None:
@@ -182,7 +201,9 @@ def test_cpu_utilisation_is_computed_between_collections(host_tree: Path) -> Non
     first = families_by_name(cpu.collect())
     assert first["aiops_agent_cpu_utilization_ratio"].samples == []  # no delta yet
     stat = host_tree / "proc/stat"
-    text = stat.read_text().replace(f"cpu1 {TICKS} 0 0 {4 * TICKS}", f"cpu1 {4 * TICKS} 0 0 {5 * TICKS}")
+    text = stat.read_text().replace(
+        f"cpu1 {TICKS} 0 0 {4 * TICKS}", f"cpu1 {4 * TICKS} 0 0 {5 * TICKS}"
+    )
     stat.write_text(text)
     second = families_by_name(cpu.collect())
     # cpu1 gained 3 s busy and 1 s idle: 3 of 4 seconds busy.
@@ -211,7 +232,9 @@ def test_collectors_can_be_switched_off(host_tree: Path) -> None:
 
 def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:
     collectors = build_collectors(CollectorsSection(), HostPaths.under(str(host_tree)))
-    families = collect_once(collectors, {}, RateLimitedLog(__import__("logging").getLogger()), False)
+    families = collect_once(
+        collectors, {}, RateLimitedLog(__import__("logging").getLogger()), False
+    )
     names = {f.name for f in families}
     assert not any(name.startswith("node_") for name in names)
     assert "aiops_host_memory_mem_total_bytes" in names
@@ -222,7 +245,9 @@ def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:
 def test_real_host_collection_is_complete() -> None:
     collectors = build_collectors(CollectorsSection(), HostPaths.under("/"))
     stats: dict[str, CollectorStats] = {}
-    f = families_by_name(collect_once(collectors, stats, RateLimitedLog(__import__("logging").getLogger()), True))
+    f = families_by_name(
+        collect_once(collectors, stats, RateLimitedLog(__import__("logging").getLogger()), True)
+    )
     assert all(s.success for s in stats.values()), {n: s.success for n, s in stats.items()}
     cpus = {dict(s.labels)["cpu"] for s in f["node_cpu_seconds_total"].samples}
     assert len(cpus) == os.cpu_count()

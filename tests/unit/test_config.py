@@ -67,7 +67,9 @@ def test_wrong_types_are_all_reported_at_once(tmp_path: Path) -> None:
     found = problems(path)
     assert len(found) == 3
     assert any(f"{path}:2: agent.interval:" in p and "not a duration" in p for p in found)
-    assert any(f"{path}:4: http.max_connections: expected an integer, got 'many'" in p for p in found)
+    assert any(
+        f"{path}:4: http.max_connections: expected an integer, got 'many'" in p for p in found
+    )
     assert any(f"{path}:7: collectors.cpu.enabled: expected true or false" in p for p in found)
 
 
@@ -76,7 +78,9 @@ def test_ranges_and_choices(tmp_path: Path) -> None:
     found = problems(path)
     assert any("agent.interval: must be at least 1, got 0.5" in p for p in found)
     assert any("log.level: must be one of debug, info, warning, error" in p for p in found)
-    assert any("log.format: must be one of auto, json, text; did you mean 'json'?" in p for p in found)
+    assert any(
+        "log.format: must be one of auto, json, text; did you mean 'json'?" in p for p in found
+    )
 
 
 def test_bad_listen_address_and_regex(tmp_path: Path) -> None:
@@ -86,7 +90,10 @@ def test_bad_listen_address_and_regex(tmp_path: Path) -> None:
     )
     found = problems(path)
     assert any(f"{path}:2: http.listen:" in p and "HOST:PORT" in p for p in found)
-    assert any(f"{path}:5: collectors.netdev.device_exclude: invalid regular expression" in p for p in found)
+    assert any(
+        f"{path}:5: collectors.netdev.device_exclude: invalid regular expression" in p
+        for p in found
+    )
 
 
 def test_section_that_is_not_a_mapping(tmp_path: Path) -> None:
@@ -166,7 +173,9 @@ def test_bad_environment_values_name_the_variable(tmp_path: Path) -> None:
         in p
         for p in found
     )
-    assert any("environment variable AIOPS__AGENT__NO_SUCH: agent.no_such: unknown key" in p for p in found)
+    assert any(
+        "environment variable AIOPS__AGENT__NO_SUCH: agent.no_such: unknown key" in p for p in found
+    )
     assert any("environment variable AIOPS__: empty key" in p for p in found)
 
 
@@ -193,7 +202,9 @@ def test_secret_hides_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AIOPS_TEST_TOKEN", "s3cr3t-from-env")
     secret = resolve_secret("${AIOPS_TEST_TOKEN}")
     assert secret.reveal() == "s3cr3t-from-env"
-    assert "s3cr3t" not in repr(secret) and "s3cr3t" not in str(secret) and "s3cr3t" not in f"{secret}"
+    assert (
+        "s3cr3t" not in repr(secret) and "s3cr3t" not in str(secret) and "s3cr3t" not in f"{secret}"
+    )
     secret_file = tmp_path / "token"
     secret_file.write_text("from-file\n")
     assert resolve_secret(f"file:{secret_file}").reveal() == "from-file"

@@ -9,7 +9,7 @@ from aiops_agent.model import MetricFamily, Sample, counter, gauge
 def test_render_escapes_and_orders() -> None:
     text = render(
         [
-            gauge("a_info", 'help with \\ and\nnewline', [Sample((("path", 'C:\\x "q"\n'),), 1.0)]),
+            gauge("a_info", "help with \\ and\nnewline", [Sample((("path", 'C:\\x "q"\n'),), 1.0)]),
             counter("b_total", "counter", [Sample((), 2.5)]),
         ]
     )
