@@ -73,6 +73,19 @@ CHECKS: dict[str, Check] = {
     "node_procs_blocked": _check("gauge", "", "gauge", slack=NCPU + 4),
     "node_filefd_allocated": _check("gauge", "", "gauge", slack=512),
     "node_filefd_maximum": _check("gauge", "", "exact"),
+    # Families added for compatibility beyond the list.
+    "node_network_mtu_bytes": _check("gauge", "device", "exact"),
+    "node_network_speed_bytes": _check("gauge", "device", "exact"),
+    "node_network_receive_packets_total": _check("counter", "device", "counter"),
+    "node_network_transmit_errs_total": _check("counter", "device", "counter"),
+    "node_os_version": _check("gauge", "id id_like name", "exact"),
+    "node_disk_info": _check("gauge", "device major minor model path revision serial wwn", "exact"),
+    "node_pressure_cpu_waiting_seconds_total": _check("counter", "", "counter"),
+    "node_pressure_io_stalled_seconds_total": _check("counter", "", "counter"),
+    "node_pressure_memory_waiting_seconds_total": _check("counter", "", "counter"),
+    "node_softnet_processed_total": _check("counter", "cpu", "counter"),
+    "node_time_clocksource_current_info": _check("gauge", "clocksource device", "exact"),
+    "node_processes_max_processes": _check("gauge", "", "exact"),
 }
 
 # Families the agent exposes under node_* that the generic check treats specially, and why.

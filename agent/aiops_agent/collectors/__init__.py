@@ -20,11 +20,13 @@ class Collector(Protocol):
 def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collector]:
     """The enabled collectors, in a fixed order. Imports are local so a switched-off collector costs
     no memory."""
-    factories: dict[str, Callable[[], Collector]] = {}
+    factories: list[Callable[[], Collector]] = []
 
-    def register(name: str, factory: Callable[[], Collector]) -> None:
-        if getattr(section, name).enabled:
-            factories[name] = factory
+    def register(toggle: str, factory: Callable[[], Collector]) -> None:
+        """`toggle` is the collectors.<name> setting that switches the collector; a setting may
+        switch several (netdev runs netdev, netclass and netstack)."""
+        if getattr(section, toggle).enabled:
+            factories.append(factory)
 
     from aiops_agent.collectors import (  # noqa: PLC0415
         cpu,
@@ -34,7 +36,10 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
         hwmon,
         loadavg,
         meminfo,
+        netclass,
         netdev,
+        netstack,
+        pressure,
         processes,
         timeinfo,
         uname,
@@ -42,13 +47,16 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
 
     register("cpu", lambda: cpu.CpuCollector(host))
     register("loadavg", lambda: loadavg.LoadavgCollector(host))
+    register("loadavg", lambda: pressure.PressureCollector(host))
     register("meminfo", lambda: meminfo.MeminfoCollector(host))
     register("filesystem", lambda: filesystem.FilesystemCollector(section.filesystem, host))
     register("diskstats", lambda: diskstats.DiskstatsCollector(section.diskstats, host))
     register("netdev", lambda: netdev.NetdevCollector(section.netdev, host))
+    register("netdev", lambda: netclass.NetclassCollector(section.netdev, host))
+    register("netdev", lambda: netstack.NetstackCollector(section.netdev, host))
     register("processes", lambda: processes.ProcessesCollector(host))
     register("filefd", lambda: filefd.FilefdCollector(host))
     register("time", lambda: timeinfo.TimeCollector(host))
     register("uname", lambda: uname.UnameCollector(host))
     register("hwmon", lambda: hwmon.HwmonCollector(host))
-    return [factory() for factory in factories.values()]
+    return [factory() for factory in factories]

@@ -11,6 +11,7 @@ from aiops_agent.host import HostPaths, read_text
 from aiops_agent.model import MetricFamily, Sample, counter, gauge
 
 _SECTOR_BYTES = 512.0
+_UDEV_DATA = "/run/udev/data"  # node_exporter's --collector.diskstats udev path, under host_root
 _MS = 0.001
 # (column index after major/minor/name, metric, kind, scale, help)
 _COLUMNS = (
@@ -112,12 +113,14 @@ class DiskstatsCollector:
     def __init__(self, settings: DiskstatsSettings, host: HostPaths) -> None:
         self._path = os.path.join(host.proc, "diskstats")
         self._exclude = re.compile(settings.device_exclude) if settings.device_exclude else None
+        self._udev = host.in_root(_UDEV_DATA)
 
     def collect(self) -> list[MetricFamily]:
         families = [
             (counter if kind == "counter" else gauge)(name, help_text)
             for _, name, kind, _, help_text in _COLUMNS
         ]
+        info = gauge("node_disk_info", "Info of /sys/block/<block_device>.")
         for line in read_text(self._path).splitlines():
             parts = line.split()
             if len(parts) < 14:
@@ -126,8 +129,33 @@ class DiskstatsCollector:
             if self._exclude and self._exclude.search(device):
                 continue
             labels = (("device", device),)
+            info.samples.append(Sample(self._info_labels(device, parts[0], parts[1]), 1.0))
             columns = parts[3:]
             for family, (index, _, _, scale, _) in zip(families, _COLUMNS):
                 if index < len(columns):
                     family.samples.append(Sample(labels, float(columns[index]) * scale))
-        return [family for family in families if family.samples]
+        return [*(family for family in families if family.samples), info]
+
+    def _info_labels(self, device: str, major: str, minor: str) -> tuple[tuple[str, str], ...]:
+        """node_disk_info's labels: the device's identity from udev's database, empty where udev
+        has no record (containers without /run/udev, virtual disks)."""
+        properties: dict[str, str] = {}
+        try:
+            text = read_text(os.path.join(self._udev, f"b{major}:{minor}"))
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            if line.startswith("E:"):
+                key, _, value = line[2:].partition("=")
+                properties[key] = value
+        serial = properties.get("ID_SERIAL_SHORT") or properties.get("SCSI_IDENT_SERIAL", "")
+        return (
+            ("device", device),
+            ("major", major),
+            ("minor", minor),
+            ("model", properties.get("ID_MODEL", "")),
+            ("path", properties.get("ID_PATH", "")),
+            ("revision", properties.get("ID_REVISION", "")),
+            ("serial", serial),
+            ("wwn", properties.get("ID_WWN", "")),
+        )

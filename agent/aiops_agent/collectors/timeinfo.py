@@ -1,8 +1,10 @@
-"""Wall-clock time, boot time and uptime (node_exporter's time and stat collectors)."""
+"""Wall-clock time, boot time, uptime and the kernel's clock sources (node_exporter's time and stat
+collectors)."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from aiops_agent.host import HostPaths, read_text
@@ -14,6 +16,7 @@ class TimeCollector:
 
     def __init__(self, host: HostPaths) -> None:
         self._stat_path = os.path.join(host.proc, "stat")
+        self._clocksource_dir = os.path.join(host.sys, "devices/system/clocksource")
 
     def collect(self) -> list[MetricFamily]:
         now = time.time()
@@ -46,4 +49,32 @@ class TimeCollector:
                     )
                 )
                 break
+        families.extend(self._clocksources())
         return families
+
+    def _clocksources(self) -> list[MetricFamily]:
+        available = gauge(
+            "node_time_clocksource_available_info",
+            "Available clocksources read from '/sys/devices/system/clocksource'.",
+        )
+        current = gauge(
+            "node_time_clocksource_current_info",
+            "Current clocksource read from '/sys/devices/system/clocksource'.",
+        )
+        try:
+            entries = os.listdir(self._clocksource_dir)
+        except OSError:
+            entries = []
+        devices = sorted(e for e in entries if re.fullmatch(r"clocksource\d+", e))
+        for index, entry in enumerate(devices):  # node_exporter labels them by position
+            directory = os.path.join(self._clocksource_dir, entry)
+            try:
+                names = read_text(os.path.join(directory, "available_clocksource")).split()
+                active = read_text(os.path.join(directory, "current_clocksource")).strip()
+            except OSError:
+                continue
+            device = str(index)
+            for name in names:
+                available.samples.append(Sample((("clocksource", name), ("device", device)), 1.0))
+            current.samples.append(Sample((("clocksource", active), ("device", device)), 1.0))
+        return [available, current]

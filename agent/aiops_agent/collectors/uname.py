@@ -4,6 +4,7 @@ the host reboots or upgrades, so they are read at most once a minute."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import time
 
@@ -88,5 +89,25 @@ class UnameCollector:
                 "image_version, name, pretty_name, variant, variant_id, version, version_codename, "
                 "version_id.",
                 [Sample(labels, 1.0)],
-            )
+            ),
+            gauge(
+                "node_os_version",
+                "Metric containing the major.minor part of the OS version.",
+                [
+                    Sample(
+                        (
+                            ("id", fields.get("id", "")),
+                            ("id_like", fields.get("id_like", "")),
+                            ("name", fields.get("name", "")),
+                        ),
+                        _major_minor(fields.get("version_id", "")),
+                    )
+                ],
+            ),
         ]
+
+
+def _major_minor(version_id: str) -> float:
+    """VERSION_ID 22.04 -> 22.04, 12 -> 12, rolling -> 0 (node_exporter's ^[0-9]+\\.?[0-9]*)."""
+    match = re.match(r"[0-9]+\.?[0-9]*", version_id)
+    return float(match.group(0)) if match else 0.0
