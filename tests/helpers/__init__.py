@@ -1,1 +1,1 @@
-"""Helpers shared by the integration tests (import with tests/ on sys.path: `from helpers...`)."""
+"""Helpers shared by the integration tests: `from tests.helpers.agentproc import running_agent`."""
