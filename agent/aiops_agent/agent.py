@@ -31,7 +31,8 @@ log = logging.getLogger("aiops_agent")
 
 HEALTHY_INTERVALS = 3  # /healthz fails when no collection finished within this many intervals
 COMPAT_PREFIX, OWN_HOST_PREFIX = "node_", "aiops_host_"
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z][a-z])")
+_SPELLED_OUT = {"sec": "secondary"}  # promtool reads "sec" as an abbreviated unit
 
 
 def default_state_dir() -> str:
@@ -81,7 +82,7 @@ def collect_once(
         families.extend(produced)
     if not compat_names:
         families = [
-            family._replace(name=own_host_name(family.name))
+            family._replace(name=own_host_name(family.name, family.kind))
             if family.name.startswith(COMPAT_PREFIX)
             else family
             for family in families
@@ -89,11 +90,13 @@ def collect_once(
     return families
 
 
-def own_host_name(compatible_name: str) -> str:
-    """node_memory_MemTotal_bytes -> aiops_host_memory_mem_total_bytes: our prefix, and snake case
-    throughout, which node_exporter's meminfo names are not."""
-    rest = compatible_name[len(COMPAT_PREFIX) :]
-    return OWN_HOST_PREFIX + _CAMEL_BOUNDARY.sub("_", rest).lower()
+def own_host_name(compatible_name: str, kind: str = "counter") -> str:
+    """node_memory_MemTotal_bytes -> aiops_host_memory_mem_total_bytes: our prefix, and names
+    promtool's lint accepts, which node_exporter's meminfo names are not: snake case, no word
+    promtool reads as an abbreviated unit, and "_total" only on counters."""
+    parts = _CAMEL_BOUNDARY.sub("_", compatible_name[len(COMPAT_PREFIX) :]).lower().split("_")
+    name = OWN_HOST_PREFIX + "_".join(_SPELLED_OUT.get(part, part) for part in parts)
+    return name[: -len("_total")] if kind != "counter" and name.endswith("_total") else name
 
 
 class Agent:
@@ -241,6 +244,9 @@ class Agent:
                 "configuration stays in effect",
                 extra={"error": str(error)},
             )
+        except Exception:  # a loader bug must not take the running agent down with it
+            self._reload_ok = 0.0
+            log.exception("reload failed; the previous configuration stays in effect")
         else:
             self.config = new
             self._collectors = build_collectors(

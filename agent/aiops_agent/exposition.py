@@ -38,11 +38,12 @@ def render(families: Iterable[MetricFamily]) -> str:
             continue
         append(f"# HELP {family.name} {_escape_help(family.help)}")
         append(f"# TYPE {family.name} {family.kind}")
-        for labels, value in family.samples:
+        for labels, value, suffix in family.samples:
+            name = family.name + suffix
             if labels:
                 label_text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels)
-                append(f"{family.name}{{{label_text}}} {format_value(value)}")
+                append(f"{name}{{{label_text}}} {format_value(value)}")
             else:
-                append(f"{family.name} {format_value(value)}")
+                append(f"{name} {format_value(value)}")
     lines.append("")
     return "\n".join(lines)

@@ -13,11 +13,13 @@ Labels = tuple[tuple[str, str], ...]
 class Sample(NamedTuple):
     labels: Labels
     value: float
+    # Histograms and summaries write several series per family: "_bucket", "_sum", "_count".
+    suffix: str = ""
 
 
 class MetricFamily(NamedTuple):
     name: str
-    kind: str  # "gauge" or "counter", as in the Prometheus text format
+    kind: str  # "gauge", "counter", "untyped", "histogram" or "summary" (Prometheus text format)
     help: str
     samples: list[Sample]
 

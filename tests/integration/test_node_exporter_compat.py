@@ -250,12 +250,6 @@ def test_promtool_lint_compatible_names(pages: Pages) -> None:
     assert ours <= theirs, f"findings node_exporter does not have: {sorted(ours - theirs)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="own_host_name() in agent/aiops_agent/agent.py yields direct_map2_m and sec_page_tables "
-    "(read by promtool as abbreviated units) and the gauge huge_pages_total; remove this marker "
-    "when it spells them lint-clean",
-)
 def test_promtool_lint_own_names() -> None:
     """With metrics.node_exporter_names false, the page is lint-clean."""
     with running_agent({"metrics": {"node_exporter_names": False}}) as agent:

@@ -239,7 +239,9 @@ def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:
     assert not any(name.startswith("node_") for name in names)
     assert "aiops_host_memory_mem_total_bytes" in names
     assert "aiops_host_cpu_seconds_total" in names
-    assert own_host_name("node_memory_HugePages_Total") == "aiops_host_memory_huge_pages_total"
+    assert own_host_name("node_memory_HugePages_Total", "gauge") == "aiops_host_memory_huge_pages"
+    assert own_host_name("node_memory_DirectMap2M_bytes", "gauge") == "aiops_host_memory_direct_map_2m_bytes"
+    assert own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
 
 
 def test_real_host_collection_is_complete() -> None:

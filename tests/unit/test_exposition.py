@@ -37,3 +37,24 @@ def test_values() -> None:
 
 def test_untyped_kind_is_written() -> None:
     assert "# TYPE x untyped" in render([MetricFamily("x", "untyped", "h", [Sample((), 1.0)])])
+
+
+def test_histogram_series_carry_their_suffixes() -> None:
+    family = MetricFamily(
+        "latency_seconds",
+        "histogram",
+        "h",
+        [
+            Sample((("le", "0.1"),), 1.0, "_bucket"),
+            Sample((("le", "+Inf"),), 2.0, "_bucket"),
+            Sample((), 0.3, "_sum"),
+            Sample((), 2.0, "_count"),
+        ],
+    )
+    assert render([family]).splitlines()[1:] == [
+        "# TYPE latency_seconds histogram",
+        'latency_seconds_bucket{le="0.1"} 1',
+        'latency_seconds_bucket{le="+Inf"} 2',
+        "latency_seconds_sum 0.3",
+        "latency_seconds_count 2",
+    ]
