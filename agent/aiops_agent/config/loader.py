@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import os
 import re
+import stat
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +29,8 @@ from aiops_agent.config.types import (
 
 DEFAULT_CONFIG_PATH = "/etc/aiops-agent/config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a host agent's config is a few KiB; a megabyte is a mistake
+# YAML aliases let a small file stand for a huge tree ("billion laughs"); no real config is near.
+MAX_YAML_NODES = 100_000
 ENV_PREFIX = "AIOPS__"
 
 Path_ = tuple[Union[str, int], ...]
@@ -80,8 +83,7 @@ def load_config(
 
 def _read_yaml(file_name: str, origins: _Origins) -> Any:
     try:
-        with open(file_name, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
+        data = _read_regular_file(file_name, MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise ConfigError([Problem("", file_name, f"cannot read: {error.strerror}")]) from None
     if len(data) > MAX_CONFIG_BYTES:
@@ -100,7 +102,12 @@ def _read_yaml(file_name: str, origins: _Origins) -> Any:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            message = f"more than {MAX_YAML_NODES} values once aliases are expanded"
+            raise ConfigError([Problem("", file_name, message)])
         return None if node is None else _construct(loader, node, (), file_name, origins)
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise ConfigError([Problem("", file_name, "YAML nested too deeply")]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
@@ -110,6 +117,35 @@ def _read_yaml(file_name: str, origins: _Origins) -> Any:
         raise ConfigError([Problem("", file_name, f"invalid YAML: {error}")]) from None
     finally:
         loader.dispose()
+
+
+def _read_regular_file(file_name: str, limit: int) -> bytes:
+    """Read at most `limit` bytes of a regular file. The open does not block and anything else is
+    refused: opening a FIFO would wait for a writer (and a reload with it, stalling collection),
+    a device could feed junk forever."""
+    descriptor = os.open(file_name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+            raise OSError(0, f"not a regular file but {kind}")
+        return handle.read(limit)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values in the tree the node stands for, aliases counted each time they are used (merge
+    keys included); linear in the file, however large the result."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            total += _expanded_size(key_node, sizes) + _expanded_size(value_node, sizes)
+    elif isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(item, sizes) for item in node.value)
+    sizes[id(node)] = total
+    return total
 
 
 def _construct(
