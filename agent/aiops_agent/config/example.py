@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from aiops_agent.config.keys import yaml_key
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import Secret
 
@@ -73,7 +74,7 @@ def _item_keys(hint: Any, indent: str) -> list[str]:
             default = " (required)"
         if _optional_dataclass(item_hints[field.name]) is not None:
             default = " (a mapping)"
-        doc = f"{field.name}: {field.metadata.get('doc', '')}{default}"
+        doc = f"{yaml_key(field.name)}: {field.metadata.get('doc', '')}{default}"
         lines.extend(f"{indent}#   {line}" for line in textwrap.wrap(doc, 92 - len(indent)))
     return lines
 

@@ -16,6 +16,8 @@ from typing import Any, Optional, Union
 import yaml
 
 from aiops_agent.config.errors import ConfigError, Problem
+from aiops_agent.config.keys import yaml_key
+from aiops_agent.config.notify_schema import check_routing
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import (
     Duration,
@@ -75,6 +77,8 @@ def load_config(
     problems: list[Problem] = []
     _apply_environment(raw, environ, origins, problems)
     config = _build(Config, raw, (), origins, problems)
+    if not problems:
+        problems.extend(_cross_section_problems(config, origins))
     if problems:
         raise ConfigError(problems)
     assert isinstance(config, Config)
@@ -227,7 +231,7 @@ def _expected_type(path: Path_) -> Any:
     for step in path:
         current = _unwrap_optional(current)
         if dataclasses.is_dataclass(current) and isinstance(step, str):
-            hints = typing.get_type_hints(current)
+            hints = {yaml_key(n): t for n, t in typing.get_type_hints(current).items()}
             if step not in hints:
                 return None
             current = hints[step]
@@ -289,7 +293,8 @@ def _build_section(
             Problem(_dotted(path), origins.of(path), f"expected a mapping, got {_describe(value)}")
         )
         return hint()
-    fields = {field.name: field for field in dataclasses.fields(hint)}
+    problems_before = len(problems)
+    fields = {yaml_key(field.name): field for field in dataclasses.fields(hint)}
     hints = typing.get_type_hints(hint)
     for name in value:
         if name not in fields:
@@ -302,19 +307,28 @@ def _build_section(
     for name, field in fields.items():
         if name in value:
             before = len(problems)
-            built = _build(hints[name], value[name], (*path, name), origins, problems)
+            built = _build(hints[field.name], value[name], (*path, name), origins, problems)
             if len(problems) == before:  # a value that failed its type has no bounds to check
                 _check_bounds(field, built, (*path, name), origins, problems)
-            arguments[name] = built
+            arguments[field.name] = built
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             problems.append(
                 Problem(_dotted((*path, name)), origins.of(path), "required key is missing")
             )
+    if len(problems) > problems_before:
+        return None  # checks across this section's keys would only repeat what is reported
     try:
         return hint(**arguments)
     except (TypeError, ValueError) as error:
         problems.append(Problem(_dotted(path), origins.of(path), str(error)))
         return None
+
+
+def _cross_section_problems(config: Config, origins: _Origins) -> list[Problem]:
+    """Checks no single section can make (a route naming an unknown receiver), run once every
+    section is valid; each check yields (key path, message)."""
+    found = check_routing(config.receivers, config.routes)
+    return [Problem(_dotted(path), origins.of(path), message) for path, message in found]
 
 
 def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:

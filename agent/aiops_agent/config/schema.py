@@ -4,27 +4,12 @@ config documents them, and nothing else restates them."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
 
+# Section modules import key from keys.py too: importing it from here would be an import cycle.
+from aiops_agent.config.keys import key
+from aiops_agent.config.notify_schema import OutboxSection, Receiver, Route
 from aiops_agent.config.types import Duration, ListenAddress, Regex
-
-
-def key(
-    default: Any = dataclasses.MISSING,
-    doc: str = "",
-    *,
-    factory: Any = dataclasses.MISSING,
-    minimum: Optional[float] = None,
-    maximum: Optional[float] = None,
-    choices: Optional[tuple[str, ...]] = None,
-) -> Any:
-    """A schema key: its default, a one-line description and the checks the loader applies."""
-    metadata = {"doc": doc, "minimum": minimum, "maximum": maximum, "choices": choices}
-    if factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -174,3 +159,6 @@ class Config:
     collectors: CollectorsSection = key(
         factory=CollectorsSection, doc="Collectors, each switchable."
     )
+    receivers: dict[str, Receiver] = key(factory=dict, doc="Where alerts go, by name.")
+    routes: list[Route] = key(factory=list, doc="Which alerts go to which receivers; else log.")
+    outbox: OutboxSection = key(factory=OutboxSection, doc="Durable, retried delivery.")

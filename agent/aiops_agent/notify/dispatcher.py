@@ -1,0 +1,184 @@
+"""The EventSink the alerting side submits to: routes each event to its receivers, hands it to
+each receiver's queue and delivery thread, and exposes their metrics. Log receivers are written
+directly (nothing to retry, no thread, no outbox); the others get a durable outbox each, so
+sqlite3 is imported only when such a receiver exists."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from aiops_agent import __version__
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, LogReceiver, Receiver
+from aiops_agent.config.schema import Config
+from aiops_agent.config.types import parse_listen_address
+from aiops_agent.logs import RateLimitedLog
+from aiops_agent.model import MetricFamily
+from aiops_agent.notify.routing import Router
+from aiops_agent.notify.senders import Context, Sender, build_sender
+from aiops_agent.notify.stats import ReceiverStats, families
+
+if TYPE_CHECKING:
+    from aiops_agent.notify.worker import DeliveryWorker
+
+log = logging.getLogger("aiops_agent.notify")
+
+OUTBOX_DIR = "outbox"
+REMOVED_RECEIVER_TIMEOUT = 2.0  # a receiver dropped on reload gets this long to finish a request
+
+
+class Dispatcher:
+    def __init__(self, config: Config, state_dir: str) -> None:
+        self._outbox_dir = os.path.join(state_dir, OUTBOX_DIR) if state_dir else None
+        self._lock = threading.Lock()  # guards the tables below against reconfigure()
+        self._errors = RateLimitedLog(log)
+        self._receivers: dict[str, tuple[Receiver, Context]] = {}
+        self._direct: dict[str, Sender] = {}
+        self._workers: dict[str, DeliveryWorker] = {}
+        self._stats: dict[str, ReceiverStats] = {}
+        self._router = Router([])
+        self.reconfigure(config)
+
+    # --- EventSink -----------------------------------------------------------------------------
+    def submit(self, events: list[AlertEvent]) -> None:
+        """Route and enqueue. Returns once each event is in every receiver's outbox (or, when an
+        outbox cannot write, in memory, counted); never waits for a receiver."""
+        with self._lock:
+            router, direct, workers, stats = self._router, self._direct, self._workers, self._stats
+        targets: dict[str, list[AlertEvent]] = {}
+        for event in events:
+            for name in router.route(event.labels):
+                targets.setdefault(name, []).append(event)
+        for name, batch in targets.items():
+            try:
+                worker = workers.get(name)
+                if worker is not None:
+                    worker.submit(batch)
+                elif name in direct:
+                    self._deliver_directly(name, direct[name], stats[name], batch)
+            except Exception as error:  # one receiver's failure must not stop the others
+                self._errors.error(
+                    f"notify-submit:{name}",
+                    "could not hand notifications to a receiver",
+                    receiver=name,
+                    error=type(error).__name__,
+                )
+
+    @staticmethod
+    def _deliver_directly(
+        name: str, sender: Sender, stats: ReceiverStats, batch: list[AlertEvent]
+    ) -> None:
+        stats.add("submitted", len(batch))
+        stats.add("attempts", len(batch))
+        started = time.perf_counter()
+        sender.send(batch)
+        stats.add("sent", len(batch))
+        for _ in batch:
+            stats.observe_latency(time.perf_counter() - started)
+
+    # --- plugin-style lifecycle ----------------------------------------------------------------
+    def metrics(self) -> list[MetricFamily]:
+        with self._lock:
+            stats, workers = dict(self._stats), dict(self._workers)
+
+        def depth(name: str) -> int:
+            worker = workers.get(name)
+            return worker.queue.depth() if worker is not None else 0
+
+        return families(stats, depth)
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a reloaded config: new receivers start, removed ones stop (their outbox file
+        stays, and is delivered if the receiver comes back), changed ones swap their sender."""
+        context = _context(config)
+        wanted = {DEFAULT_RECEIVER: Receiver(log=LogReceiver()), **config.receivers}
+        with self._lock:
+            for name in [n for n in self._receivers if n not in wanted]:
+                self._remove(name)
+            for name, receiver in wanted.items():
+                self._apply(name, receiver, context, config)
+            self._router = Router(config.routes)
+
+    def close(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            workers = list(self._workers.values())
+            direct = list(self._direct.values())
+            self._workers, self._direct = {}, {}
+        for worker in workers:
+            worker.stop(deadline - time.monotonic())
+        for sender in direct:
+            sender.close()
+
+    def dead_letters(self, name: str) -> list[tuple[str, str, str]]:
+        """(idempotency key, event JSON, reason) of what `name` rejected, for inspection."""
+        worker = self._workers.get(name)
+        return worker.queue.dead_letters() if worker is not None else []
+
+    # --- receivers -----------------------------------------------------------------------------
+    def _apply(self, name: str, receiver: Receiver, context: Context, config: Config) -> None:
+        context = context._replace(receiver=name)
+        worker = self._workers.get(name)
+        unchanged = self._receivers.get(name) == (receiver, context)
+        if unchanged and (worker is None or worker.queue.settings == config.outbox):
+            return
+        sender = build_sender(receiver, context)
+        self._receivers[name] = (receiver, context)
+        self._stats.setdefault(name, ReceiverStats())
+        if worker is not None:
+            # Also when it became a log receiver: the worker then drains its outbox to the log.
+            worker.update(sender, config.outbox)
+        elif receiver.type == "log":
+            old = self._direct.get(name)
+            self._direct[name] = sender
+            if old is not None:
+                old.close()
+        else:
+            self._direct.pop(name, None)
+            self._workers[name] = self._start_worker(name, sender, config)
+
+    def _start_worker(self, name: str, sender: Sender, config: Config) -> DeliveryWorker:
+        from aiops_agent.notify.queue import DurableQueue  # noqa: PLC0415 - loads sqlite3
+        from aiops_agent.notify.worker import DeliveryWorker  # noqa: PLC0415
+
+        path = os.path.join(self._outbox_dir, f"{name}.sqlite") if self._outbox_dir else None
+        stats = self._stats[name]
+        queue = DurableQueue(name, path, config.outbox, stats, self._errors)
+        worker = DeliveryWorker(
+            name, sender, queue=queue, settings=config.outbox, stats=stats, errors=self._errors
+        )
+        worker.start()
+        return worker
+
+    def _remove(self, name: str) -> None:
+        self._receivers.pop(name, None)
+        self._stats.pop(name, None)
+        sender = self._direct.pop(name, None)
+        if sender is not None:
+            sender.close()
+        worker = self._workers.pop(name, None)
+        if worker is not None:
+            pending = worker.queue.depth()
+            worker.stop(REMOVED_RECEIVER_TIMEOUT)
+            if pending:
+                log.warning(
+                    "receiver removed with notifications pending; they stay in its outbox",
+                    extra={"receiver": name, "pending": pending},
+                )
+
+
+def _context(config: Config) -> Context:
+    hostname = config.agent.hostname or socket.gethostname()
+    try:
+        host, port = parse_listen_address(config.http.listen)
+    except ValueError:
+        host, port = "", 0
+    if host in ("", "0.0.0.0", "::"):  # a wildcard address is no link; the host name is
+        host = hostname
+    shown = f"[{host}]" if ":" in host else host
+    return Context("", hostname, f"http://{shown}:{port}", __version__)

@@ -1,0 +1,50 @@
+"""Senders turn alert events into one receiver type's requests. Each type's module is imported only
+when a receiver of that type is configured; HTTP ones import requests on their first delivery."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import NamedTuple, Optional
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.notify_schema import Receiver
+from aiops_agent.notify.outcome import Outcome
+
+
+class Context(NamedTuple):
+    receiver: str  # the receiver's name in the config
+    hostname: str  # the agent's host, for senders that name the source
+    agent_url: str  # http://HOST:PORT of the agent's listener, for links back
+    version: str
+
+
+class Sender:
+    """One receiver's delivery. send() runs only in that receiver's delivery thread."""
+
+    max_batch = 1  # events per request
+    resend_interval: Optional[float] = None  # re-send active alerts this often (Alertmanager)
+    resolve_resend_for = 0.0  # ...and resolved ones for this long
+
+    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+_MODULES = {
+    "log": "aiops_agent.notify.senders.log:LogSender",
+    "webhook": "aiops_agent.notify.senders.webhook:WebhookSender",
+    "slack": "aiops_agent.notify.senders.slack:SlackSender",
+    "pagerduty": "aiops_agent.notify.senders.pagerduty:PagerDutySender",
+    "alertmanager": "aiops_agent.notify.senders.alertmanager:AlertmanagerSender",
+    "email": "aiops_agent.notify.senders.email:EmailSender",
+}
+
+
+def build_sender(receiver: Receiver, context: Context) -> Sender:
+    module_name, _, class_name = _MODULES[receiver.type].partition(":")
+    factory = getattr(importlib.import_module(module_name), class_name)
+    sender: Sender = factory(receiver.settings, context)
+    return sender

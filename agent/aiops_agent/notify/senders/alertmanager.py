@@ -1,0 +1,62 @@
+"""Prometheus Alertmanager API v2: POST /api/v2/alerts with a list of alerts. Like Prometheus, the
+delivery thread re-sends active alerts every resend_interval with endsAt a few intervals ahead
+(Alertmanager resolves an alert whose endsAt passes), and resolved ones with their endsAt for
+resolve_resend_for, in case Alertmanager missed the first resolve."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.notify_schema import AlertmanagerReceiver
+from aiops_agent.notify.outcome import Outcome
+from aiops_agent.notify.senders import Context, Sender
+from aiops_agent.notify.senders.text import format_time
+from aiops_agent.notify.senders.transport import HttpPoster, dumps
+
+ENDS_AT_INTERVALS = 4  # as Prometheus: endsAt = now + 4 x resend interval while firing
+API_PATH = "/api/v2/alerts"
+
+
+def payload(
+    events: Sequence[AlertEvent], settings: AlertmanagerReceiver, context: Context, now: float
+) -> list[dict[str, Any]]:
+    base = (settings.external_url or context.agent_url).rstrip("/")
+    alerts = []
+    for event in events:
+        ends_at = event.ends_at
+        if event.status != "resolved" or ends_at is None:
+            ends_at = now + ENDS_AT_INTERVALS * settings.resend_interval
+        alerts.append(
+            {
+                "labels": event.labels,
+                "annotations": event.annotations,
+                "startsAt": format_time(event.starts_at),
+                "endsAt": format_time(ends_at),
+                "generatorURL": f"{base}/api/v1/alerts?rule={quote(event.generator)}",
+            }
+        )
+    return alerts
+
+
+class AlertmanagerSender(Sender):
+    max_batch = 64
+
+    def __init__(self, settings: AlertmanagerReceiver, context: Context) -> None:
+        self._settings = settings
+        self._context = context
+        self._http = HttpPoster(settings.timeout)
+        self.resend_interval = settings.resend_interval
+        self.resolve_resend_for = settings.resolve_resend_for
+        self._url = settings.url.reveal().rstrip("/") + API_PATH
+
+    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+        body = dumps(payload(events, self._settings, self._context, time.time()))
+        headers = {name: value.reveal() for name, value in self._settings.headers.items()}
+        return self._http.post(self._url, body, headers)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,97 @@
+"""E-mail over SMTP (smtplib, imported on first delivery), with STARTTLS or implicit TLS and
+authentication. The Message-ID is derived from the idempotency key, so a re-delivered mail is
+recognisably the same message."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.notify_schema import EmailReceiver
+from aiops_agent.notify.outcome import ACCEPTED, Outcome, dead, retry
+from aiops_agent.notify.senders import Context, Sender
+from aiops_agent.notify.senders.text import body_lines, title
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+IDEMPOTENCY_HEADER = "X-Aiops-Idempotency-Key"
+
+
+def message(event: AlertEvent, settings: EmailReceiver, context: Context) -> EmailMessage:
+    from email.message import EmailMessage  # noqa: PLC0415 - only e-mail receivers need it
+    from email.utils import formatdate  # noqa: PLC0415
+
+    mail = EmailMessage()
+    mail["Subject"] = title(event, context.hostname)
+    mail["From"] = settings.from_address
+    mail["To"] = ", ".join(settings.to)
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = f"<{event.idempotency_key()}@{context.hostname or 'aiops-agent'}>"
+    mail[IDEMPOTENCY_HEADER] = event.idempotency_key()
+    mail["X-Aiops-Fingerprint"] = event.fingerprint
+    mail.set_content("\n".join(body_lines(event)) + f"\n\n-- \naiops-agent on {context.hostname}\n")
+    return mail
+
+
+class EmailSender(Sender):
+    def __init__(self, settings: EmailReceiver, context: Context) -> None:
+        self._settings = settings
+        self._context = context
+        host, _, port = settings.smarthost.rpartition(":")
+        self._host, self._port = host.strip("[]"), int(port)
+
+    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+        import smtplib  # noqa: PLC0415 - only e-mail receivers need it
+
+        (event,) = events
+        try:
+            with self._connect() as client:
+                refused = client.send_message(message(event, self._settings, self._context))
+        except smtplib.SMTPNotSupportedError:
+            return dead("the server does not offer STARTTLS or AUTH as configured")
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            return _by_code(min(codes) if codes else 550, "recipients refused")
+        except smtplib.SMTPResponseException as error:
+            return _by_code(error.smtp_code, "SMTP")
+        except (smtplib.SMTPException, OSError) as error:  # includes timeouts and TLS errors
+            kind = "timeout" if isinstance(error, socket.timeout) else type(error).__name__
+            return retry(kind)
+        # Some recipients may have been refused (`refused` lists them) while others took the
+        # mail: a retry would mail those again, so partial acceptance counts as delivered.
+        del refused
+        return ACCEPTED
+
+    def _connect(self) -> Any:
+        import smtplib  # noqa: PLC0415
+        import ssl  # noqa: PLC0415
+
+        settings = self._settings
+        context = ssl.create_default_context(cafile=settings.ca_file or None)
+        client: smtplib.SMTP
+        if settings.tls == "tls":
+            client = smtplib.SMTP_SSL(
+                self._host, self._port, timeout=settings.timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(self._host, self._port, timeout=settings.timeout)
+        try:
+            client.ehlo()
+            if settings.tls == "starttls":
+                client.starttls(context=context)
+                client.ehlo()
+            if settings.username:
+                client.login(settings.username, settings.password.reveal())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+
+def _by_code(code: int, what: str) -> Outcome:
+    """SMTP's own rule: 4yz replies are transient, 5yz permanent."""
+    reason = f"{what} {code}"
+    return dead(reason) if code >= 500 else retry(reason)

@@ -1,0 +1,67 @@
+"""PagerDuty Events API v2: trigger on firing, resolve on resolved, both keyed by the alert's
+fingerprint as dedup_key, so PagerDuty folds repeats and re-deliveries into one incident."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.notify_schema import PagerDutyReceiver
+from aiops_agent.notify.outcome import Outcome
+from aiops_agent.notify.senders import Context, Sender
+from aiops_agent.notify.senders.text import alert_name, format_time, json_value, severity, title
+from aiops_agent.notify.senders.transport import HttpPoster, dumps
+
+SEVERITIES = ("critical", "error", "warning", "info")
+SUMMARY_LIMIT = 1024  # PagerDuty rejects longer summaries
+
+
+def payload(event: AlertEvent, settings: PagerDutyReceiver, context: Context) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "routing_key": settings.routing_key.reveal(),
+        "dedup_key": event.fingerprint,
+    }
+    if event.status == "resolved":
+        document["event_action"] = "resolve"
+        return document
+    level = severity(event)
+    details: dict[str, Any] = {
+        "labels": event.labels,
+        "annotations": event.annotations,
+        "value": json_value(event.value),
+        "idempotency_key": event.idempotency_key(),
+    }
+    body: dict[str, Any] = {
+        "summary": title(event, context.hostname)[:SUMMARY_LIMIT],
+        "source": event.labels.get("host") or context.hostname,
+        "severity": level if level in SEVERITIES else settings.default_severity,
+        "timestamp": format_time(event.starts_at),
+        "class": alert_name(event),
+        "custom_details": details,
+    }
+    if event.labels.get("instance"):
+        body["component"] = event.labels["instance"]
+    document.update(
+        event_action="trigger",
+        payload=body,
+        client="aiops-agent",
+        client_url=context.agent_url,
+    )
+    return document
+
+
+class PagerDutySender(Sender):
+    def __init__(self, settings: PagerDutyReceiver, context: Context) -> None:
+        self._settings = settings
+        self._context = context
+        self._http = HttpPoster(settings.timeout)
+
+    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+        (event,) = events
+        body = dumps(payload(event, self._settings, self._context))
+        headers = {"Idempotency-Key": event.idempotency_key()}
+        return self._http.post(self._settings.url, body, headers)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,59 @@
+"""Slack incoming webhooks: a one-line text (what notifications and old clients show) plus an
+attachment coloured by severity, with the labels as fields; resolves are green."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.notify_schema import SlackReceiver
+from aiops_agent.notify.outcome import Outcome
+from aiops_agent.notify.senders import Context, Sender
+from aiops_agent.notify.senders.text import alert_name, format_time, severity, title
+from aiops_agent.notify.senders.transport import HttpPoster, dumps
+
+COLOURS = {"critical": "#d63232", "error": "#e8590c", "warning": "#daa038", "info": "#3aa3e3"}
+RESOLVED_COLOUR = "#2eb67d"
+DEFAULT_COLOUR = "#daa038"
+
+
+def payload(event: AlertEvent, settings: SlackReceiver, context: Context) -> dict[str, Any]:
+    resolved = event.status == "resolved"
+    text = title(event, context.hostname)
+    shown = {k: v for k, v in sorted(event.labels.items()) if k != "alertname"}
+    body = event.annotations.get("description") or event.annotations.get("summary", "")
+    times = f"Started {format_time(event.starts_at)}"
+    if event.ends_at is not None:
+        times += f", ended {format_time(event.ends_at)}"
+    attachment = {
+        "color": RESOLVED_COLOUR if resolved else COLOURS.get(severity(event), DEFAULT_COLOUR),
+        "fallback": text,
+        "title": f"{'Resolved' if resolved else 'Firing'}: {alert_name(event)}",
+        "text": f"{body}\n{times}; value {event.value:g}".lstrip(),
+        "fields": [{"title": k, "value": v, "short": True} for k, v in shown.items()],
+        "footer": f"aiops-agent on {context.hostname}",
+        "ts": int(event.ends_at if resolved and event.ends_at else event.starts_at),
+    }
+    document: dict[str, Any] = {"text": text, "attachments": [attachment]}
+    if settings.channel:
+        document["channel"] = settings.channel
+    if settings.username:
+        document["username"] = settings.username
+    return document
+
+
+class SlackSender(Sender):
+    def __init__(self, settings: SlackReceiver, context: Context) -> None:
+        self._settings = settings
+        self._context = context
+        self._http = HttpPoster(settings.timeout)
+
+    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+        (event,) = events
+        body = dumps(payload(event, self._settings, self._context))
+        headers = {"Idempotency-Key": event.idempotency_key()}  # Slack ignores it; proxies may not
+        return self._http.post(self._settings.url.reveal(), body, headers)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,47 @@
+"""Wording shared by the human-facing formats (Slack, e-mail, log)."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.alerting.timefmt import format_time
+
+__all__ = ["alert_name", "body_lines", "format_time", "json_value", "severity", "title"]
+
+
+def alert_name(event: AlertEvent) -> str:
+    return event.labels.get("alertname") or event.generator or "alert"
+
+
+def severity(event: AlertEvent) -> str:
+    return event.labels.get("severity", "")
+
+
+def title(event: AlertEvent, hostname: str) -> str:
+    """'[FIRING] HighLoad on web-1: load is high' - one line, fit for a subject or a push."""
+    host = event.labels.get("host") or hostname
+    text = f"[{event.status.upper()}] {alert_name(event)} on {host}"
+    summary = event.annotations.get("summary")
+    return f"{text}: {summary}" if summary else text
+
+
+def json_value(value: float) -> Optional[float]:
+    """JSON has no NaN or infinity."""
+    return value if math.isfinite(value) else None
+
+
+def body_lines(event: AlertEvent) -> list[str]:
+    lines = []
+    if event.annotations.get("description"):
+        lines += [event.annotations["description"], ""]
+    lines.append(f"Value: {event.value:g}")
+    lines.append(f"Started: {format_time(event.starts_at)}")
+    if event.ends_at is not None:
+        lines.append(f"Ended: {format_time(event.ends_at)}")
+    lines += ["", "Labels:"] + [f"  {k} = {v}" for k, v in sorted(event.labels.items())]
+    extra = {k: v for k, v in event.annotations.items() if k not in ("summary", "description")}
+    if extra:
+        lines += ["Annotations:"] + [f"  {k} = {v}" for k, v in sorted(extra.items())]
+    return lines

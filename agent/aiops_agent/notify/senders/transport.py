@@ -1,0 +1,64 @@
+"""POST with requests, imported on first use: only agents with an HTTP receiver pay its memory.
+Failures are reduced to a class and a status code; the exception's text is never kept, since
+requests puts the URL (and any token in it) into its messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from aiops_agent import __version__
+from aiops_agent.notify.outcome import Outcome, dead, from_status, retry
+
+USER_AGENT = f"aiops-agent/{__version__}"
+
+
+class HttpPoster:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._session: Optional[Any] = None
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        import requests  # noqa: PLC0415 - lazily, see the module docstring
+
+        if self._session is None:
+            # urllib3 logs request lines (URL paths, which may hold tokens) at debug level.
+            logging.getLogger("urllib3").setLevel(logging.WARNING)
+            self._session = requests.Session()
+        all_headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **headers}
+        try:
+            # stream=True: only the status line and headers are read, so a receiver that answers
+            # with an endless body cannot hold the delivery thread or fill memory.
+            response = self._session.post(
+                url,
+                data=body,
+                headers=all_headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.Timeout:
+            return retry("timeout")
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
+            return dead(f"invalid URL ({type(error).__name__})")
+        except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as error:
+            return dead(f"invalid request ({type(error).__name__})")
+        except requests.ConnectionError:
+            return retry("connection failed")
+        except requests.RequestException as error:
+            return retry(type(error).__name__)
+        try:
+            return from_status(response.status_code, response.headers.get("Retry-After"))
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
