@@ -103,7 +103,12 @@ def _read_yaml(file_name: str, origins: _Origins) -> Any:
         raise ConfigError(
             [Problem("", f"{file_name}:{line}", "binary data (NUL byte) in a YAML file")]
         )
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # rejects control characters in the whole text here
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        reason = f"invalid YAML: character U+{int(error.character):04X} is not allowed"
+        raise ConfigError([Problem("", f"{file_name}:{line}", reason)]) from None
     try:
         node = loader.get_single_node()
         if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
@@ -292,7 +297,7 @@ def _build_section(
         problems.append(
             Problem(_dotted(path), origins.of(path), f"expected a mapping, got {_describe(value)}")
         )
-        return hint()
+        return None  # not hint(): a section may refuse its defaults (a receiver needs a type)
     problems_before = len(problems)
     fields = {yaml_key(field.name): field for field in dataclasses.fields(hint)}
     hints = typing.get_type_hints(hint)
