@@ -54,6 +54,7 @@ PluginFactory = Callable[[Config, str], Optional[Plugin]]
 # Filled by modules that provide plugins (see load_plugins); each gets (config, state_dir).
 _FACTORIES: list[str] = [
     # "module:function" entries; imported only at start-up of `run`.
+    "aiops_agent.alerting.plugin:create",
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Section modules import key from keys.py too: importing it from here would be an import cycle.
+from aiops_agent.config.alerting_schema import AlertingSection, DetectionSection
 from aiops_agent.config.keys import key
 from aiops_agent.config.notify_schema import OutboxSection, Receiver, Route
 from aiops_agent.config.types import Duration, ListenAddress, Regex
@@ -159,6 +160,8 @@ class Config:
     collectors: CollectorsSection = key(
         factory=CollectorsSection, doc="Collectors, each switchable."
     )
+    detection: DetectionSection = key(factory=DetectionSection, doc="Rules and learned baselines.")
+    alerting: AlertingSection = key(factory=AlertingSection, doc="Alert lifecycle and silences.")
     receivers: dict[str, Receiver] = key(factory=dict, doc="Where alerts go, by name.")
     routes: list[Route] = key(factory=list, doc="Which alerts go to which receivers; else log.")
     outbox: OutboxSection = key(factory=OutboxSection, doc="Durable, retried delivery.")

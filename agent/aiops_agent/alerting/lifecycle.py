@@ -1,0 +1,225 @@
+"""The alert lifecycle: inactive -> pending -> firing -> resolved, per rule, level and series; and
+what gets notified: firing once, again every repeat interval while firing, and resolved, except
+while a silence matches or a critical alert of the same rule and series inhibits a warning.
+
+An alert that was notified is also notified when it resolves, even if it was silenced or
+inhibited meanwhile: whoever was told it fired should learn that it ended. Alerts are in memory
+only; after a restart a condition that still holds is pending again and fires anew."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Callable, Optional
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.alerting.rules import Level, Rule
+from aiops_agent.alerting.timefmt import format_time
+from aiops_agent.model import Labels, MetricFamily, Sample, gauge
+
+PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
+WARNING, CRITICAL = "warning", "critical"
+
+AlertKey = tuple[str, str, Labels]  # rule name, severity, series labels
+# Given an alert's labels and the time, the ids of the silences that match it.
+Silencer = Callable[[Mapping[str, str], float], list[str]]
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager-style identity: a hash of the sorted label pairs."""
+    digest = hashlib.sha256()
+    for name in sorted(labels):
+        digest.update(name.encode())
+        digest.update(b"\xff")
+        digest.update(labels[name].encode())
+        digest.update(b"\xff")
+    return digest.hexdigest()[:16]
+
+
+class Alert:
+    __slots__ = (
+        "active_at",
+        "annotations",
+        "fingerprint",
+        "inhibited_by",
+        "key",
+        "labels",
+        "last_notified",
+        "last_seen",
+        "notified",
+        "rule_name",
+        "sequence",
+        "severity",
+        "silenced_by",
+        "starts_at",
+        "state",
+        "threshold",
+        "value",
+    )
+
+    def __init__(self, key: AlertKey, labels: dict[str, str], now: float) -> None:
+        self.key = key
+        self.rule_name, self.severity, _ = key
+        self.labels = labels
+        self.fingerprint = fingerprint(labels)
+        self.state = PENDING
+        self.active_at = now  # when the condition began (Prometheus' activeAt)
+        self.starts_at: Optional[float] = None  # when it began firing
+        self.last_seen = now
+        self.value = 0.0
+        self.threshold = 0.0
+        self.annotations: dict[str, str] = {}
+        self.notified = False  # a firing notification went out and no resolve yet
+        self.last_notified = 0.0
+        self.sequence = 0
+        self.silenced_by: list[str] = []
+        self.inhibited_by: list[str] = []
+
+    def event(self, status: str, now: float) -> AlertEvent:
+        self.sequence += 1
+        return AlertEvent(
+            fingerprint=self.fingerprint,
+            status=status,
+            labels=dict(self.labels),
+            annotations=dict(self.annotations),
+            starts_at=self.starts_at if self.starts_at is not None else self.active_at,
+            ends_at=now if status == RESOLVED else None,
+            value=self.value,
+            generator=self.rule_name,
+            sequence=self.sequence,
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "state": self.state,
+            "activeAt": format_time(self.active_at),
+            "startsAt": format_time(self.starts_at) if self.starts_at is not None else None,
+            "value": self.value,
+            "threshold": self.threshold,
+            "fingerprint": self.fingerprint,
+            "generator": self.rule_name,
+            "silencedBy": list(self.silenced_by),
+            "inhibitedBy": list(self.inhibited_by),
+        }
+
+
+class Lifecycle:
+    """Fed once per snapshot: evaluate() for each rule's values, then finish() for the events."""
+
+    def __init__(
+        self,
+        host: str,
+        instance: str,
+        repeat_interval: float,
+        resolve_timeout: float,
+        max_alerts: int,
+    ) -> None:
+        self.host = host
+        self.instance = instance
+        self.repeat_interval = repeat_interval
+        self.resolve_timeout = resolve_timeout
+        self.max_alerts = max_alerts
+        self.dropped = 0  # alerts not tracked because max_alerts was reached (a counter)
+        self._alerts: dict[AlertKey, Alert] = {}
+        self._events: list[AlertEvent] = []
+
+    def __len__(self) -> int:
+        return len(self._alerts)
+
+    def alerts(self) -> list[Alert]:
+        return list(self._alerts.values())
+
+    def evaluate(self, rule: Rule, values: Mapping[Labels, float], now: float) -> None:
+        for series, value in values.items():
+            for level in rule.levels:
+                key = (rule.name, level.severity, series)
+                alert = self._alerts.get(key)
+                if rule.breached(level, value, active=alert is not None):
+                    if alert is None:
+                        if len(self._alerts) >= self.max_alerts:
+                            self.dropped += 1
+                            continue
+                        alert = self._alerts[key] = Alert(
+                            key, self._labels(rule, level, series), now
+                        )
+                    self._update(alert, rule, level, value, now)
+                elif alert is not None:
+                    alert.value = value
+                    self._end(alert, now)
+
+    def _labels(self, rule: Rule, level: Level, series: Labels) -> dict[str, str]:
+        labels = dict(series)
+        labels.update(
+            alertname=rule.name, severity=level.severity, host=self.host, instance=self.instance
+        )
+        return labels
+
+    def _update(self, alert: Alert, rule: Rule, level: Level, value: float, now: float) -> None:
+        alert.value = value
+        alert.threshold = level.threshold
+        alert.last_seen = now
+        alert.annotations = rule.annotations(alert.labels, value, level)
+        if alert.state == PENDING and now - alert.active_at >= rule.for_seconds:
+            alert.state = FIRING
+            alert.starts_at = now
+
+    def _end(self, alert: Alert, now: float) -> None:
+        del self._alerts[alert.key]
+        if alert.state == FIRING and alert.notified:
+            self._events.append(alert.event(RESOLVED, now))
+
+    def finish(
+        self, now: float, rule_names: Iterable[str], silencer: Optional[Silencer] = None
+    ) -> list[AlertEvent]:
+        """Resolve alerts whose series went away (after resolve_timeout) or whose rule was
+        removed, apply inhibition and silences, and return the notifications due."""
+        configured = set(rule_names)
+        for alert in list(self._alerts.values()):
+            if alert.rule_name not in configured or now - alert.last_seen > self.resolve_timeout:
+                self._end(alert, now)
+        for alert in self._alerts.values():
+            alert.inhibited_by = self._inhibitors(alert)
+            alert.silenced_by = silencer(alert.labels, now) if silencer else []
+            if alert.state != FIRING or alert.inhibited_by or alert.silenced_by:
+                continue
+            if not alert.notified or now - alert.last_notified >= self.repeat_interval:
+                self._events.append(alert.event(FIRING, now))
+                alert.notified = True
+                alert.last_notified = now
+        events, self._events = self._events, []
+        return events
+
+    def _inhibitors(self, alert: Alert) -> list[str]:
+        """A firing critical alert of the same rule and series inhibits the warning one."""
+        if alert.severity != WARNING:
+            return []
+        rule_name, _, series = alert.key
+        critical = self._alerts.get((rule_name, CRITICAL, series))
+        return [critical.fingerprint] if critical and critical.state == FIRING else []
+
+    def metrics(self) -> list[MetricFamily]:
+        alerts = sorted(self._alerts.values(), key=lambda a: (a.rule_name, a.fingerprint))
+        counts = {PENDING: 0, FIRING: 0}
+        suppressed = {"silenced": 0, "inhibited": 0}
+        samples = []
+        for alert in alerts:
+            counts[alert.state] += 1
+            suppressed["silenced"] += bool(alert.silenced_by)
+            suppressed["inhibited"] += bool(alert.inhibited_by)
+            labels = {**alert.labels, "alertstate": alert.state}
+            samples.append(Sample(tuple(sorted(labels.items())), 1.0))
+        return [
+            gauge("ALERTS", "Alerts pending or firing, as in Prometheus.", samples),
+            gauge(
+                "aiops_agent_alerts",
+                "Alerts by state.",
+                [Sample((("state", state),), float(n)) for state, n in counts.items()],
+            ),
+            gauge(
+                "aiops_agent_alerts_suppressed",
+                "Firing or pending alerts not notified, by reason.",
+                [Sample((("reason", reason),), float(n)) for reason, n in suppressed.items()],
+            ),
+        ]

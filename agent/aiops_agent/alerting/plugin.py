@@ -1,0 +1,200 @@
+"""The alerting plugin: after each collection it derives series (inode ratio, anomaly scores),
+evaluates the rules, steps the alert lifecycle and hands notifications to the sink, all in
+O(series) on the collection thread. The sink (notify's dispatcher) queues durably and never
+blocks, so a slow receiver cannot delay collection."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any, Callable, Optional
+
+from aiops_agent.alerting.api import AlertingApi
+from aiops_agent.alerting.baselines import Baselines
+from aiops_agent.alerting.derived import inodes_used_ratio
+from aiops_agent.alerting.lifecycle import Lifecycle
+from aiops_agent.alerting.rates import RateTracker
+from aiops_agent.alerting.rules import Rule, RuleEvaluator
+from aiops_agent.alerting.silences import SilenceStore, silences_from_config
+from aiops_agent.alerting.sinks import Sink, create_sink
+from aiops_agent.config.schema import Config
+from aiops_agent.config.types import parse_listen_address
+from aiops_agent.logs import RateLimitedLog
+from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
+from aiops_agent.plugins import Handler, Plugin
+
+log = logging.getLogger("aiops_agent.alerting")
+
+SERIES_STALE_AFTER = 3600.0  # rate and forecast state of a series unseen this long is dropped
+_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost")
+
+
+def create(config: Config, state_dir: str) -> Optional[Plugin]:
+    if not config.detection.enabled and not config.alerting.enabled:
+        return None
+    return AlertingPlugin(config, state_dir)
+
+
+def alert_host(config: Config) -> str:
+    return config.agent.hostname or socket.gethostname()
+
+
+def alert_instance(config: Config) -> str:
+    """The agent's address as a scraper would name it: the listen address, with a loopback or
+    wildcard host replaced by the host's name; just the name when the port is left to the
+    kernel (0), which is only known after binding."""
+    host, port = parse_listen_address(config.http.listen)
+    if port == 0:
+        return alert_host(config)
+    if host in _WILDCARD_HOSTS:
+        host = alert_host(config)
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+class AlertingPlugin:
+    name = "alerting"
+
+    def __init__(
+        self,
+        config: Config,
+        state_dir: str,
+        sink_factory: Callable[[Config, str], Optional[Sink]] = create_sink,
+    ) -> None:
+        self._state_dir = state_dir
+        self._sink_factory = sink_factory
+        self._errors = RateLimitedLog(log)
+        self._rates = RateTracker()
+        self._evaluator = RuleEvaluator(self._rates)
+        self._baselines: Optional[Baselines] = None
+        self._lifecycle = Lifecycle("", "", 0.0, 0.0, 1)
+        self.silences = SilenceStore(state_dir or None, config.alerting.max_silences)
+        self._sink: Optional[Sink] = None
+        self._families: list[MetricFamily] = []
+        self._alerts_view: list[dict[str, Any]] = []
+        self._notifications = {"firing": 0, "resolved": 0}
+        self._evaluation_seconds = 0.0
+        self._api = AlertingApi(
+            lambda: self._alerts_view,
+            self.silences,
+            lambda: self.config.alerting.silence_api,
+            lambda: self._host_names,
+        )
+        self.reconfigure(config)
+
+    # --- Plugin ----------------------------------------------------------------------------
+    def reconfigure(self, config: Config) -> None:
+        self.config = config
+        compat = config.metrics.node_exporter_names
+        detection = config.detection
+        self.rules = (
+            [Rule(s, compat) for s in detection.effective_rules()] if detection.enabled else []
+        )
+        baselines = detection.baselines
+        if detection.enabled and baselines.enabled:
+            if self._baselines is None:
+                state_dir = self._state_dir or None
+                self._baselines = Baselines(baselines, compat, self._rates, state_dir)
+            else:
+                self._baselines.configure(baselines, compat)
+        else:
+            self._baselines = None
+        alerting = config.alerting
+        lifecycle = self._lifecycle
+        lifecycle.host, lifecycle.instance = alert_host(config), alert_instance(config)
+        lifecycle.repeat_interval = alerting.repeat_interval
+        lifecycle.resolve_timeout = alerting.resolve_timeout
+        lifecycle.max_alerts = alerting.max_alerts
+        self.silences.max_silences = alerting.max_silences
+        self.silences.set_config(silences_from_config(alerting.silences))
+        self._host_names = {
+            name.lower() for name in (config.agent.hostname, socket.gethostname()) if name
+        }
+        if alerting.enabled and self._sink is None:
+            self._sink = self._sink_factory(config, self._state_dir)
+        elif not alerting.enabled and self._sink is not None:
+            self._sink.close(1.0)
+            self._sink = None
+        elif self._sink is not None:
+            self._sink.reconfigure(config)
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        started = time.perf_counter()
+        now = snapshot.timestamp
+        index = {family.name: family for family in snapshot.families}
+        derived: list[MetricFamily] = []
+        compat = self.config.metrics.node_exporter_names
+        if self.config.detection.enabled:
+            inodes = inodes_used_ratio(index, compat)
+            if inodes is not None:
+                derived.append(inodes)
+            if self._baselines is not None:
+                derived.append(self._baselines.update(index, snapshot.families, now))
+            index.update((family.name, family) for family in derived)
+        for rule in self.rules:
+            self._lifecycle.evaluate(rule, self._evaluator.values(rule, index, now), now)
+        names = {rule.name for rule in self.rules}
+        events = self._lifecycle.finish(now, names, self.silences.silencing)
+        if events and self._sink is not None:
+            try:
+                self._sink.submit(events)
+            except Exception as error:  # a notifier bug must not stop evaluation
+                self._errors.error("submit", "alert notification failed", error=repr(error))
+            else:
+                for event in events:
+                    self._notifications[event.status] += 1
+        cutoff = now - SERIES_STALE_AFTER
+        self._rates.forget_older_than(cutoff)
+        self._evaluator.forget_older_than(cutoff, names)
+        self._alerts_view = [alert.as_json() for alert in self._lifecycle.alerts()]
+        self._evaluation_seconds = time.perf_counter() - started
+        self._families = derived + self._own_metrics()
+
+    def metrics(self) -> list[MetricFamily]:
+        families = list(self._families)
+        if self._sink is not None:
+            families.extend(self._sink.metrics())
+        return families
+
+    def routes(self) -> dict[str, Handler]:
+        return self._api.routes()
+
+    def close(self, timeout: float) -> None:
+        if self._baselines is not None:
+            self._baselines.save()
+        if self._sink is not None:
+            self._sink.close(timeout)
+
+    # --- own metrics -----------------------------------------------------------------------
+    def _own_metrics(self) -> list[MetricFamily]:
+        families = self._lifecycle.metrics()
+        families.extend(
+            [
+                counter(
+                    "aiops_agent_alert_notifications_total",
+                    "Alert notifications handed to the notifier, by status.",
+                    [Sample((("status", s),), float(n)) for s, n in self._notifications.items()],
+                ),
+                counter(
+                    "aiops_agent_alerts_dropped_total",
+                    "Alerts not tracked because alerting.max_alerts were active, counted at each "
+                    "evaluation.",
+                    [Sample((), float(self._lifecycle.dropped))],
+                ),
+                gauge(
+                    "aiops_agent_alerting_rules",
+                    "Rules evaluated.",
+                    [Sample((), float(len(self.rules)))],
+                ),
+                gauge(
+                    "aiops_agent_alerting_evaluation_seconds",
+                    "Seconds the latest rule and baseline evaluation took.",
+                    [Sample((), self._evaluation_seconds)],
+                ),
+            ]
+        )
+        if self._baselines is not None:
+            families.extend(self._baselines.metrics())
+        return families

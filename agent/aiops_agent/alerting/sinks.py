@@ -1,0 +1,76 @@
+"""Where alert events go: the notify package's dispatcher (receivers, routes, durable outbox),
+imported only when notifications are on; a log-only sink when that package is missing or fails to
+start, so alerts are never silently dropped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional, Protocol
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.config.schema import Config
+from aiops_agent.model import MetricFamily
+
+log = logging.getLogger("aiops_agent.alerting")
+
+
+class Sink(Protocol):
+    def submit(self, events: list[AlertEvent]) -> None: ...
+
+    def metrics(self) -> list[MetricFamily]: ...
+
+    def reconfigure(self, config: Config) -> None: ...
+
+    def close(self, timeout: float) -> None: ...
+
+
+class LogSink:
+    """Logs each notification; the fallback when no dispatcher is available."""
+
+    def submit(self, events: list[AlertEvent]) -> None:
+        for event in events:
+            log.warning(
+                f"alert {event.status}",
+                extra={
+                    "alertname": event.labels.get("alertname", ""),
+                    "severity": event.labels.get("severity", ""),
+                    "fingerprint": event.fingerprint,
+                    "summary": event.annotations.get("summary", ""),
+                    "labels": ",".join(f"{k}={v}" for k, v in sorted(event.labels.items())),
+                },
+            )
+
+    def metrics(self) -> list[MetricFamily]:
+        return []
+
+    def reconfigure(self, config: Config) -> None:
+        pass
+
+    def close(self, timeout: float) -> None:
+        pass
+
+
+def create_sink(config: Config, state_dir: str) -> Optional[Sink]:
+    """None when notifications are off (alerting.enabled: false)."""
+    if not config.alerting.enabled:
+        return None
+    import importlib  # noqa: PLC0415 - the notifier is optional and costs memory
+
+    try:
+        # By name rather than a from-import: the notifier is optional, and this way the alerting
+        # package neither fails to type-check nor to load without it.
+        factory = importlib.import_module("aiops_agent.notify").create_dispatcher
+    except (ImportError, AttributeError) as error:
+        log.warning(
+            "notifications unavailable; alerts are only logged", extra={"error": str(error)}
+        )
+        return LogSink()
+    try:
+        dispatcher: Sink = factory(config, state_dir)
+    except Exception as error:  # any start-up failure of the optional notifier
+        log.error(
+            "notifications failed to start; alerts are only logged",
+            extra={"error": f"{type(error).__name__}: {error}"},
+        )
+        return LogSink()
+    return dispatcher

@@ -1,0 +1,353 @@
+"""Schema of the `detection` (rules, baselines) and `alerting` (lifecycle, silences) sections, and
+the built-in default rule set. Checks that span keys run in __post_init__, whose ValueError the
+loader reports with the section's path."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+from aiops_agent.alerting.matchers import parse_matchers, parse_selector
+from aiops_agent.alerting.timefmt import parse_time
+from aiops_agent.config.keys import key
+from aiops_agent.config.types import Duration
+
+DIRECTIONS = ("above", "below")
+
+DEFAULT_BASELINE_SERIES = (
+    "aiops_agent_cpu_utilization_ratio",
+    "aiops_agent_memory_utilization_ratio",
+    "aiops_agent_load1_per_cpu",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+)
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    window: Duration = key(
+        Duration(6 * 3600.0),
+        "History the linear fit uses (like predict_linear's range).",
+        minimum=60,
+        maximum=30 * 86400,
+    )
+    limit: float = key(1.0, "Level whose crossing is forecast, e.g. 1.0 for a used ratio (full).")
+    points: int = key(
+        32,
+        "Points kept per series: the window is downsampled to this many averaged buckets, which "
+        "bounds memory and the O(points^2) Theil-Sen fit.",
+        minimum=4,
+        maximum=128,
+    )
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    name: str = key(doc="Rule name, used as the alertname label.")
+    metric: str = key(
+        doc="Series name, or names joined by '+' whose values (or rates) are summed per label "
+        "set. Write host series as node_*; with metrics.node_exporter_names false they are "
+        "translated to aiops_host_*."
+    )
+    matchers: list[str] = key(
+        factory=list, doc='Label matchers the series must pass, e.g. mountpoint!~"/boot.*".'
+    )
+    rate: bool = key(
+        False, "Use the per-second rate between samples (for counters; resets are handled)."
+    )
+    direction: str = key(
+        "above", "Whether the rule fires above or below its levels.", choices=DIRECTIONS
+    )
+    warning: Optional[float] = key(None, "Level for a warning alert; null: none.")
+    critical: Optional[float] = key(None, "Level for a critical alert; null: none.")
+    hysteresis: float = key(
+        0.0,
+        "Margin past a level by which the value must return before that level's alert clears, so "
+        "a value hovering at the level does not flap.",
+        minimum=0,
+    )
+    warning_clear: Optional[float] = key(
+        None, "Level at which a warning clears; null: warning minus (or plus) hysteresis."
+    )
+    critical_clear: Optional[float] = key(
+        None, "Level at which a critical alert clears; null: critical -/+ hysteresis."
+    )
+    for_: Duration = key(
+        Duration(0.0),
+        "How long a level must hold before the alert fires (pending until then), as in Prometheus.",
+        minimum=0,
+        maximum=7 * 86400,
+    )
+    forecast: Optional[ForecastSettings] = key(
+        None,
+        "Compare the hours until a robust linear fit reaches forecast.limit, instead of the "
+        "value (use direction below: warning 24 means full within 24 hours).",
+    )
+    summary: str = key("", "Summary annotation; placeholders {value}, {threshold}, {labels.X}.")
+    description: str = key("", "Description annotation; same placeholders. Empty: generated.")
+    enabled: bool = key(True, "Evaluate this rule.")
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or len(self.name) > 200:
+            raise ValueError("a rule needs a name of at most 200 characters")
+        names = metric_names(self.metric)
+        if not names:
+            raise ValueError(f"rule {self.name}: metric is empty")
+        for name in names:
+            parse_selector(name)  # validates the name
+        parse_matchers(self.matchers)
+        if self.warning is None and self.critical is None:
+            raise ValueError(f"rule {self.name}: set warning, critical or both")
+        sign = 1.0 if self.direction == "above" else -1.0
+        if (
+            self.warning is not None
+            and self.critical is not None
+            and sign * (self.critical - self.warning) < 0
+        ):
+            raise ValueError(f"rule {self.name}: critical must be {self.direction} or at warning")
+        for level, clear in (
+            (self.warning, self.warning_clear),
+            (self.critical, self.critical_clear),
+        ):
+            if level is not None and clear is not None and sign * (level - clear) < 0:
+                raise ValueError(
+                    f"rule {self.name}: a clear level must not be {self.direction} its level"
+                )
+
+
+def metric_names(metric: str) -> list[str]:
+    return [part.strip() for part in metric.split("+") if part.strip()]
+
+
+@dataclass(frozen=True)
+class RuleOverride:
+    """Tuning of one default rule; keys left out keep the default."""
+
+    enabled: Optional[bool] = key(None, "false switches the rule off; true switches it on.")
+    matchers: Optional[list[str]] = key(None, "Replaces the default rule's matchers.")
+    warning: Optional[float] = key(None, "Replaces the warning level.")
+    critical: Optional[float] = key(None, "Replaces the critical level.")
+    hysteresis: Optional[float] = key(None, "Replaces the hysteresis margin.", minimum=0)
+    warning_clear: Optional[float] = key(None, "Replaces the warning clear level.")
+    critical_clear: Optional[float] = key(None, "Replaces the critical clear level.")
+    for_: Optional[Duration] = key(None, "Replaces the for duration.", minimum=0)
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    enabled: bool = key(True, "Learn a baseline per selected series and export anomaly scores.")
+    series: list[str] = key(
+        factory=lambda: list(DEFAULT_BASELINE_SERIES),
+        doc='Series selectors, e.g. node_network_receive_bytes_total{device=~"eth.*"}. A '
+        "counter's per-second rate is baselined, not its raw value.",
+    )
+    max_series: int = key(
+        200,
+        "Most series with a baseline; further series are counted and logged, not learned.",
+        minimum=1,
+        maximum=10000,
+    )
+    warmup: int = key(
+        150,
+        "Samples a baseline learns before it scores (150 at a 15s interval: about 40 minutes).",
+        minimum=1,
+        maximum=1_000_000,
+    )
+    persist: bool = key(True, "Keep what baselines learned in the state directory across restarts.")
+
+    def __post_init__(self) -> None:
+        for selector in self.series:
+            parse_selector(selector)
+
+
+@dataclass(frozen=True)
+class DetectionSection:
+    enabled: bool = key(True, "Evaluate rules and baselines.")
+    default_rules: dict[str, RuleOverride] = key(
+        factory=dict,
+        doc="Tuning of built-in rules by name, e.g. {HostCpuSaturation: {enabled: false}}.",
+    )
+    rules: list[RuleSettings] = key(
+        factory=list, doc="Your own rules, evaluated beside the default ones."
+    )
+    baselines: BaselineSettings = key(
+        factory=BaselineSettings, doc="Learned baselines (anomaly scores)."
+    )
+
+    def __post_init__(self) -> None:
+        known = {rule.name for rule in DEFAULT_RULES}
+        for name in self.default_rules:
+            if name not in known:
+                raise ValueError(
+                    f"default_rules: no built-in rule {name!r} (known: {', '.join(sorted(known))})"
+                )
+        seen: set[str] = set()
+        for rule in self.effective_rules():
+            if rule.name in seen:
+                raise ValueError(f"two rules are named {rule.name!r}")
+            seen.add(rule.name)
+
+    def effective_rules(self) -> list[RuleSettings]:
+        """Default rules with their overrides applied, then the user's; disabled ones left out."""
+        rules = []
+        for default in DEFAULT_RULES:
+            override = self.default_rules.get(default.name)
+            rule = default if override is None else _apply(default, override)
+            if rule.enabled:
+                rules.append(rule)
+        return rules + [rule for rule in self.rules if rule.enabled]
+
+
+def _apply(rule: RuleSettings, override: RuleOverride) -> RuleSettings:
+    changes = {
+        field.name: getattr(override, field.name)
+        for field in dataclasses.fields(override)
+        if getattr(override, field.name) is not None
+    }
+    return dataclasses.replace(rule, **changes)  # re-runs the rule's own checks
+
+
+@dataclass(frozen=True)
+class SilenceSettings:
+    matchers: list[str] = key(doc='Matchers on alert labels, e.g. alertname="HostCpuSaturation".')
+    starts_at: str = key("", "RFC 3339 time the silence starts; empty: already started.")
+    ends_at: str = key("", "RFC 3339 time the silence ends; empty: never.")
+    created_by: str = key("config", "Who asked for it.")
+    comment: str = key("", "Why.")
+
+    def __post_init__(self) -> None:
+        if not self.matchers:
+            raise ValueError("a silence needs at least one matcher")
+        parse_matchers(self.matchers)
+        start = parse_time(self.starts_at) if self.starts_at else 0.0
+        end = parse_time(self.ends_at) if self.ends_at else float("inf")
+        if end <= start:
+            raise ValueError("a silence must end after it starts")
+
+
+@dataclass(frozen=True)
+class AlertingSection:
+    enabled: bool = key(
+        True,
+        "Send notifications. false: alerts are still evaluated and shown on /metrics and "
+        "/api/v1/alerts, but nobody is notified.",
+    )
+    repeat_interval: Duration = key(
+        Duration(4 * 3600.0),
+        "Re-notify an alert that is still firing after this long.",
+        minimum=1,
+        maximum=30 * 86400,
+    )
+    resolve_timeout: Duration = key(
+        Duration(300.0),
+        "An alert whose series is no longer collected resolves after this long.",
+        minimum=1,
+        maximum=86400,
+    )
+    max_alerts: int = key(
+        1000, "Most alerts tracked at once; more are counted and logged.", minimum=1
+    )
+    silences: list[SilenceSettings] = key(
+        factory=list, doc="Silences from configuration, beside those made through the API."
+    )
+    silence_api: bool = key(True, "Serve POST and DELETE /api/v1/silences (GET is always served).")
+    max_silences: int = key(
+        1000, "Most silences the API keeps; more are refused.", minimum=1, maximum=100000
+    )
+
+
+# Derived by the alerting plugin from node_filesystem_files{,_free} (see alerting/derived.py).
+INODES_USED_RATIO = "aiops_agent_filesystem_inodes_used_ratio"
+ANOMALY_SCORE = "aiops_agent_anomaly_score"
+
+DEFAULT_RULES: tuple[RuleSettings, ...] = (
+    RuleSettings(
+        name="HostCpuSaturation",
+        metric="aiops_agent_cpu_utilization_ratio",
+        warning=0.9,
+        critical=0.98,
+        hysteresis=0.05,
+        for_=Duration(600.0),
+        summary="CPU busy {value_percent} of the time on {host}",
+    ),
+    RuleSettings(
+        name="HostMemoryPressure",
+        metric="aiops_agent_memory_utilization_ratio",
+        warning=0.9,
+        critical=0.97,
+        hysteresis=0.03,
+        for_=Duration(300.0),
+        summary="{value_percent} of memory in use on {host}",
+    ),
+    RuleSettings(
+        name="HostSwapActivity",
+        metric="node_vmstat_pswpin + node_vmstat_pswpout",
+        rate=True,
+        warning=100.0,
+        critical=1000.0,
+        hysteresis=20.0,
+        for_=Duration(600.0),
+        summary="Swapping {value} pages/s on {host}",
+    ),
+    RuleSettings(
+        name="HostFilesystemSpace",
+        metric="aiops_agent_filesystem_used_ratio",
+        warning=0.85,
+        critical=0.95,
+        hysteresis=0.02,
+        for_=Duration(300.0),
+        summary="File system {labels.mountpoint} is {value_percent} full on {host}",
+    ),
+    RuleSettings(
+        name="HostFilesystemInodes",
+        metric=INODES_USED_RATIO,
+        warning=0.85,
+        critical=0.95,
+        hysteresis=0.02,
+        for_=Duration(300.0),
+        summary="File system {labels.mountpoint} has used {value_percent} of its inodes on {host}",
+    ),
+    RuleSettings(
+        name="HostFilesystemFillingUp",
+        metric="aiops_agent_filesystem_used_ratio",
+        direction="below",
+        warning=24.0,
+        critical=4.0,
+        hysteresis=6.0,
+        for_=Duration(1800.0),
+        forecast=ForecastSettings(),
+        summary="File system {labels.mountpoint} on {host} will be full in {value} hours",
+    ),
+    RuleSettings(
+        name="HostLoadPerCore",
+        metric="aiops_agent_load1_per_cpu",
+        warning=2.0,
+        critical=4.0,
+        hysteresis=0.25,
+        for_=Duration(900.0),
+        summary="Load {value} per CPU on {host}",
+    ),
+    RuleSettings(
+        name="HostNetworkErrors",
+        metric="node_network_receive_errs_total + node_network_transmit_errs_total",
+        rate=True,
+        warning=1.0,
+        hysteresis=0.5,
+        for_=Duration(600.0),
+        summary="Interface {labels.device} on {host}: {value} errors/s",
+    ),
+    RuleSettings(
+        name="HostAnomalousSeries",
+        metric=ANOMALY_SCORE,
+        # The detector scores the onset of an anomaly high and damps repeats (its holdoff), so
+        # the alert fires at once and a low clear level keeps it open while the series stays
+        # unusual; a long `for` would rarely hold.
+        warning=0.95,
+        warning_clear=0.3,
+        enabled=False,  # learned scores are advisory: opt in with default_rules
+        summary="{labels.series} behaves unlike its learned baseline on {host}",
+    ),
+)

@@ -1,0 +1,272 @@
+"""The alerting plugin end to end on hand-made snapshots: config loading, default rules on
+collected names (both naming modes), derived inode series, notifications to a fake sink, metrics,
+reload, and the HTTP handlers with their cross-site guards."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import yaml
+
+from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.alerting.plugin import AlertingPlugin, alert_instance, create
+from aiops_agent.config import Config, load_config
+from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
+from aiops_agent.plugins import Request
+
+
+class FakeSink:
+    def __init__(self) -> None:
+        self.events: list[AlertEvent] = []
+        self.closed = False
+        self.reconfigured = 0
+
+    def submit(self, events: list[AlertEvent]) -> None:
+        self.events.extend(events)
+
+    def metrics(self) -> list[MetricFamily]:
+        return [gauge("fake_sink_up", "", [Sample((), 1.0)])]
+
+    def reconfigure(self, config: Config) -> None:
+        self.reconfigured += 1
+
+    def close(self, timeout: float) -> None:
+        self.closed = True
+
+
+def config_from(tmp_path: Path, data: dict[str, Any]) -> Config:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_config(str(path), {}, required=True)
+
+
+def make_plugin(tmp_path: Path, data: dict[str, Any]) -> tuple[AlertingPlugin, FakeSink]:
+    sink = FakeSink()
+    config = config_from(tmp_path, {"agent": {"hostname": "h1"}, **data})
+    plugin = AlertingPlugin(config, str(tmp_path / "state"), lambda c, s: sink)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    return plugin, sink
+
+
+def host_families(
+    prefix: str = "node_", cpu: float = 0.2, used: float = 0.5, inodes_free: float = 900.0
+) -> list[MetricFamily]:
+    fs = (("device", "/dev/sda1"), ("fstype", "ext4"), ("mountpoint", "/"))
+    return [
+        gauge("aiops_agent_cpu_utilization_ratio", "", [Sample((), cpu)]),
+        gauge("aiops_agent_filesystem_used_ratio", "", [Sample(fs, used)]),
+        gauge(f"{prefix}filesystem_files", "", [Sample(fs, 1000.0)]),
+        gauge(f"{prefix}filesystem_files_free", "", [Sample(fs, inodes_free)]),
+        counter(f"{prefix}network_receive_bytes_total", "", [Sample((("device", "eth0"),), 1e6)]),
+    ]
+
+
+def by_name(families: list[MetricFamily]) -> dict[str, MetricFamily]:
+    return {f.name: f for f in families}
+
+
+def test_create_returns_none_when_both_sections_are_off() -> None:
+    from dataclasses import replace
+
+    config = Config()
+    off = replace(
+        config,
+        detection=replace(config.detection, enabled=False),
+        alerting=replace(config.alerting, enabled=False),
+    )
+    assert create(off, "") is None
+
+
+def test_default_inode_rule_fires_on_the_derived_series(tmp_path: Path) -> None:
+    plugin, sink = make_plugin(
+        tmp_path, {"detection": {"default_rules": {"HostFilesystemInodes": {"for": 0}}}}
+    )
+    plugin.on_snapshot(Snapshot(1000.0, host_families(inodes_free=20.0)))
+    (event,) = sink.events
+    assert event.labels["alertname"] == "HostFilesystemInodes"
+    assert event.labels["severity"] == "critical"  # 98% of inodes used
+    assert event.labels["mountpoint"] == "/" and event.labels["host"] == "h1"
+    assert "/ has used 98.0% of its inodes on h1" in event.annotations["summary"]
+    families = by_name(plugin.metrics())
+    (ratio,) = families["aiops_agent_filesystem_inodes_used_ratio"].samples
+    assert ratio.value == pytest.approx(0.98)
+    assert "fake_sink_up" in families
+
+
+def test_default_rules_work_with_aiops_host_names(tmp_path: Path) -> None:
+    plugin, sink = make_plugin(
+        tmp_path,
+        {
+            "metrics": {"node_exporter_names": False},
+            "detection": {"default_rules": {"HostFilesystemInodes": {"for": 0}}},
+        },
+    )
+    plugin.on_snapshot(Snapshot(1000.0, host_families(prefix="aiops_host_", inodes_free=20.0)))
+    assert [e.labels["alertname"] for e in sink.events] == ["HostFilesystemInodes"]
+
+
+def test_user_rule_for_and_alerts_metrics(tmp_path: Path) -> None:
+    rule = {
+        "name": "Busy",
+        "metric": "aiops_agent_cpu_utilization_ratio",
+        "warning": 0.5,
+        "for": "2s",
+    }
+    plugin, sink = make_plugin(tmp_path, {"detection": {"rules": [rule]}})
+    plugin.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9)))
+    families = by_name(plugin.metrics())
+    (alert,) = families["ALERTS"].samples
+    assert dict(alert.labels)["alertstate"] == "pending"
+    plugin.on_snapshot(Snapshot(1002.0, host_families(cpu=0.9)))
+    assert [e.status for e in sink.events] == ["firing"]
+    counts = {
+        dict(s.labels)["state"]: s.value
+        for s in by_name(plugin.metrics())["aiops_agent_alerts"].samples
+    }
+    assert counts == {"pending": 0.0, "firing": 1.0}
+    plugin.on_snapshot(Snapshot(1003.0, host_families(cpu=0.1)))
+    assert [e.status for e in sink.events] == ["firing", "resolved"]
+
+
+def test_notifications_off_still_evaluates(tmp_path: Path) -> None:
+    rule = {"name": "Busy", "metric": "aiops_agent_cpu_utilization_ratio", "warning": 0.5}
+    plugin, sink = make_plugin(
+        tmp_path, {"alerting": {"enabled": False}, "detection": {"rules": [rule]}}
+    )
+    plugin.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9)))
+    assert sink.events == []
+    assert len(by_name(plugin.metrics())["ALERTS"].samples) == 1
+
+
+def test_reload_removes_a_rule_and_resolves_its_alert(tmp_path: Path) -> None:
+    rule = {"name": "Busy", "metric": "aiops_agent_cpu_utilization_ratio", "warning": 0.5}
+    plugin, sink = make_plugin(tmp_path, {"detection": {"rules": [rule]}})
+    plugin.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9)))
+    plugin.reconfigure(config_from(tmp_path, {}))
+    assert sink.reconfigured == 1
+    plugin.on_snapshot(Snapshot(1001.0, host_families(cpu=0.9)))
+    assert [e.status for e in sink.events] == ["firing", "resolved"]
+    plugin.close(1.0)
+    assert sink.closed
+
+
+def test_config_silence_mutes_notifications(tmp_path: Path) -> None:
+    rule = {"name": "Busy", "metric": "aiops_agent_cpu_utilization_ratio", "warning": 0.5}
+    plugin, sink = make_plugin(
+        tmp_path,
+        {
+            "detection": {"rules": [rule]},
+            "alerting": {"silences": [{"matchers": ['alertname="Busy"'], "comment": "known"}]},
+        },
+    )
+    plugin.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9)))
+    assert sink.events == []
+    (alert,) = json.loads(call(plugin, "GET", "/api/v1/alerts")[1])["data"]["alerts"]
+    assert alert["silencedBy"][0].startswith("config-")
+
+
+def test_config_errors_name_the_rule(tmp_path: Path) -> None:
+    from aiops_agent.config import ConfigError
+
+    bad = {"detection": {"rules": [{"name": "R", "metric": "m", "warning": 1, "critical": 0}]}}
+    with pytest.raises(ConfigError, match=r"detection\.rules\.0: rule R: critical must be above"):
+        config_from(tmp_path, bad)
+    with pytest.raises(ConfigError, match="did you mean 'for'"):
+        config_from(tmp_path, {"detection": {"rules": [{"name": "R", "metric": "m", "fro": "5m"}]}})
+
+
+def test_instance_label() -> None:
+    from dataclasses import replace
+
+    config = Config()
+    named = replace(config, agent=replace(config.agent, hostname="web1"))
+    assert alert_instance(named) == "web1:9877"
+    listen = replace(named.http, listen="10.0.0.5:9100")
+    assert alert_instance(replace(named, http=listen)) == "10.0.0.5:9100"
+
+
+# --- HTTP handlers ------------------------------------------------------------------------------
+def call(
+    plugin: AlertingPlugin,
+    method: str,
+    path: str,
+    body: Optional[dict[str, Any]] = None,
+    query: str = "",
+    headers: Optional[dict[str, str]] = None,
+) -> tuple[int, bytes]:
+    sent = {"content-type": "application/json", "host": "127.0.0.1:9877"}
+    sent.update(headers or {})
+    data = json.dumps(body).encode() if body is not None else b""
+    response = plugin.routes()[path](Request(method, path, query, sent, data))
+    return response.status, response.body
+
+
+SILENCE = {
+    "matchers": [{"name": "alertname", "value": "Busy", "isRegex": False}],
+    "endsAt": "2999-01-01T00:00:00Z",
+    "createdBy": "test",
+    "comment": "maintenance",
+}
+
+
+def test_silence_api_create_list_delete(tmp_path: Path) -> None:
+    plugin, _ = make_plugin(tmp_path, {})
+    status, body = call(plugin, "POST", "/api/v1/silences", SILENCE)
+    assert status == 200, body
+    silence_id = json.loads(body)["data"]["silenceId"]
+    listed = json.loads(call(plugin, "GET", "/api/v1/silences")[1])["data"]
+    assert [(s["id"], s["status"]["state"]) for s in listed] == [(silence_id, "active")]
+    assert call(plugin, "DELETE", "/api/v1/silences", query=f"id={silence_id}")[0] == 200
+    listed = json.loads(call(plugin, "GET", "/api/v1/silences")[1])["data"]
+    assert listed[0]["status"]["state"] == "expired"
+    assert call(plugin, "DELETE", "/api/v1/silences", query="id=nope")[0] == 404
+    assert call(plugin, "DELETE", "/api/v1/silences")[0] == 400
+    assert call(plugin, "PUT", "/api/v1/silences", SILENCE)[0] == 405
+    assert call(plugin, "POST", "/api/v1/alerts", SILENCE)[0] == 405
+    assert call(plugin, "POST", "/api/v1/silences", {**SILENCE, "endsAt": "yesterday"})[0] == 400
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"content-type": "text/plain"}, 415),
+        ({"content-type": "application/x-www-form-urlencoded"}, 415),
+        ({"origin": "http://evil.example"}, 403),
+        ({"sec-fetch-site": "cross-site"}, 403),
+        ({"host": "rebind.evil.example:9877"}, 403),
+        ({"origin": "http://127.0.0.1:9877"}, 200),
+        ({"host": "localhost:9877", "origin": "http://localhost:9877"}, 200),
+        ({"host": "[::1]:9877"}, 200),
+        ({"host": "H1:9877"}, 200),  # this host's configured name
+        ({"content-type": "application/json; charset=utf-8"}, 200),
+    ],
+)
+def test_mutating_requests_are_guarded(
+    tmp_path: Path, headers: dict[str, str], status: int
+) -> None:
+    plugin, _ = make_plugin(tmp_path, {})
+    assert call(plugin, "POST", "/api/v1/silences", SILENCE, headers=headers)[0] == status
+
+
+def test_silence_api_can_be_switched_off(tmp_path: Path) -> None:
+    plugin, _ = make_plugin(tmp_path, {"alerting": {"silence_api": False}})
+    assert call(plugin, "POST", "/api/v1/silences", SILENCE)[0] == 403
+    assert call(plugin, "GET", "/api/v1/silences")[0] == 200
+
+
+def test_api_silence_mutes_the_next_evaluation_and_survives_restart(tmp_path: Path) -> None:
+    rule = {"name": "Busy", "metric": "aiops_agent_cpu_utilization_ratio", "warning": 0.5}
+    plugin, sink = make_plugin(tmp_path, {"detection": {"rules": [rule]}})
+    assert call(plugin, "POST", "/api/v1/silences", SILENCE)[0] == 200
+    now = time.time()
+    plugin.on_snapshot(Snapshot(now, host_families(cpu=0.9)))
+    assert sink.events == []
+    again, sink2 = make_plugin(tmp_path, {"detection": {"rules": [rule]}})
+    again.on_snapshot(Snapshot(now + 1, host_families(cpu=0.9)))
+    assert sink2.events == []
+    (alert,) = json.loads(call(again, "GET", "/api/v1/alerts")[1])["data"]["alerts"]
+    assert alert["state"] == "firing" and len(alert["silencedBy"]) == 1
