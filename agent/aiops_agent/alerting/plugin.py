@@ -76,6 +76,7 @@ class AlertingPlugin:
         self._alerts_view: list[dict[str, Any]] = []
         self._notifications = {"firing": 0, "resolved": 0}
         self._evaluation_seconds = 0.0
+        self._dropped_seen = 0
         self._api = AlertingApi(
             lambda: self._alerts_view,
             self.silences,
@@ -135,6 +136,13 @@ class AlertingPlugin:
             index.update((family.name, family) for family in derived)
         for rule in self.rules:
             self._lifecycle.evaluate(rule, self._evaluator.values(rule, index, now), now)
+        if self._lifecycle.dropped > self._dropped_seen:
+            self._dropped_seen = self._lifecycle.dropped
+            self._errors.error(
+                "max_alerts",
+                "more alerts than alerting.max_alerts; the rest are not tracked",
+                max_alerts=self._lifecycle.max_alerts,
+            )
         names = {rule.name for rule in self.rules}
         events = self._lifecycle.finish(now, names, self.silences.silencing)
         if events and self._sink is not None:
