@@ -28,6 +28,8 @@ _REASONS = {
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
+    409: "Conflict",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
