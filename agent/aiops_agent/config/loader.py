@@ -33,6 +33,9 @@ DEFAULT_CONFIG_PATH = "/etc/aiops-agent/config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a host agent's config is a few KiB; a megabyte is a mistake
 # YAML aliases let a small file stand for a huge tree ("billion laughs"); no real config is near.
 MAX_YAML_NODES = 100_000
+# PyYAML's scanner slows down quadratically with [ and { nesting: seconds at a few thousand
+# levels, spent on the collection loop's thread during a reload. Real configs nest a few levels.
+MAX_FLOW_DEPTH = 100
 ENV_PREFIX = "AIOPS__"
 
 Path_ = tuple[Union[str, int], ...]
@@ -103,6 +106,10 @@ def _read_yaml(file_name: str, origins: _Origins) -> Any:
         raise ConfigError(
             [Problem("", f"{file_name}:{line}", "binary data (NUL byte) in a YAML file")]
         )
+    too_deep = _flow_too_deep_at(text)
+    if too_deep is not None:
+        line = text[:too_deep].count("\n") + 1
+        raise ConfigError([Problem("", f"{file_name}:{line}", "YAML nested too deeply")])
     try:
         loader = yaml.SafeLoader(text)  # rejects control characters in the whole text here
     except yaml.reader.ReaderError as error:
@@ -139,6 +146,19 @@ def _read_regular_file(file_name: str, limit: int) -> bytes:
             kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
             raise OSError(0, f"not a regular file but {kind}")
         return handle.read(limit)
+
+
+def _flow_too_deep_at(text: str) -> Optional[int]:
+    """Where [ and { nesting first passes MAX_FLOW_DEPTH, or None. Brackets inside quoted strings
+    count too: harmless, as a config that has a hundred unclosed ones there is not plausible."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return None
+    depth = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if match.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_FLOW_DEPTH:
+            return match.start()
+    return None
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:

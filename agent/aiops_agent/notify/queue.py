@@ -81,7 +81,7 @@ class DurableQueue:
                 except OutboxError as error:
                     self._failed("write", error, len(items))
                 else:
-                    self._stats.durable = 1.0 if not self._memory else 0.0
+                    self._stats.durable = 1.0
                     if dropped:
                         self._stats.add_to("dropped", "max_items", dropped)
                     return
@@ -252,8 +252,6 @@ class DurableQueue:
         refs = {i.ref for i in items if i.ref < 0}
         if refs:
             self._memory = deque(i for i in self._memory if i.ref not in refs)
-            if not self._memory and self._outbox is not None:
-                self._stats.durable = 1.0
 
     def _open(self) -> Optional[Outbox]:
         if self._outbox is not None or self._path is None:

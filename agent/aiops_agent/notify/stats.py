@@ -70,7 +70,8 @@ def families(stats: Mapping[str, ReceiverStats], depth: Callable[[str], int]) ->
         ),
         gauge(
             "aiops_agent_outbox_durable",
-            "1 while the receiver's outbox accepts writes; 0 while notifications wait in memory.",
+            "1 if the latest write to the receiver's outbox succeeded; 0 while writes fail and "
+            "notifications are kept in memory instead.",
             each(lambda s: s.durable),
         ),
         counter(

@@ -13,6 +13,7 @@ from aiops_agent import __version__
 from aiops_agent.notify.outcome import Outcome, dead, from_status, retry
 
 USER_AGENT = f"aiops-agent/{__version__}"
+MAX_BODY = 64 << 10  # bytes of an answer read; receivers answer with a few bytes of status
 
 
 class HttpPoster:
@@ -29,8 +30,8 @@ class HttpPoster:
             self._session = requests.Session()
         all_headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **headers}
         try:
-            # stream=True: only the status line and headers are read, so a receiver that answers
-            # with an endless body cannot hold the delivery thread or fill memory.
+            # stream=True: the body is read only up to MAX_BODY, so a receiver that answers with
+            # an endless body cannot hold the delivery thread or fill memory.
             response = self._session.post(
                 url,
                 data=body,
@@ -50,7 +51,11 @@ class HttpPoster:
         except requests.RequestException as error:
             return retry(type(error).__name__)
         try:
-            return from_status(response.status_code, response.headers.get("Retry-After"))
+            outcome = from_status(response.status_code, response.headers.get("Retry-After"))
+            _drain(response)
+            return outcome
+        except requests.RequestException:
+            return outcome  # the answer counts; only its body could not be read
         finally:
             response.close()
 
@@ -58,6 +63,16 @@ class HttpPoster:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def _drain(response: Any) -> None:
+    """Read a short body to its end, so the connection can be reused; give up on a long one (the
+    connection is then closed instead)."""
+    received = 0
+    for chunk in response.iter_content(8192):
+        received += len(chunk)
+        if received > MAX_BODY:
+            break
 
 
 def dumps(document: Any) -> bytes:
