@@ -5,7 +5,8 @@ a fresh interpreter (the agent's), and reports time per update after warm-up and
 
 The series are held as the agent would hold them: a dict from (metric name, labels) to a detector.
 
-Environment: SIZES (default 1000,10000,100000), REPS (2; QUICK=1: 1), TIMED_ROUNDS (20), timed in CPU time (process_time),
+Environment: SIZES (default 1000,10000,100000), REPS (2; QUICK=1: 1), TIMED_ROUNDS (20; timed in CPU
+time),
 AGENT_PYTHON (an interpreter that can import aiops_agent).
 """
 
@@ -20,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-import benchlib as bl  # noqa: E402
+import benchlib as bl
 
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
 SIZES = [int(s) for s in os.environ.get("SIZES", "1000,10000,100000").split(",")]
-REPS = int(os.environ.get("REPS", 1 if QUICK else 2))
-TIMED_ROUNDS = int(os.environ.get("TIMED_ROUNDS", 5 if QUICK else 20))
+REPS = int(os.environ.get("REPS", "1" if QUICK else "2"))
+TIMED_ROUNDS = int(os.environ.get("TIMED_ROUNDS", "5" if QUICK else "20"))
 
 
 def agent_python() -> str:
@@ -124,8 +125,11 @@ def main() -> int:
             bl.log(f"baselines: {n} series, rep {rep}")
             out = subprocess.run(
                 [python, "-c", CHILD, str(n), str(TIMED_ROUNDS)],
-                capture_output=True, text=True, check=False, timeout=1800,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=1800,
+            )
             if out.returncode != 0:
                 print(out.stderr, file=sys.stderr)
                 return 1
@@ -133,24 +137,29 @@ def main() -> int:
     points = []
     for n in SIZES:
         mine = [r for r in rows if r["series"] == n]
-        points.append({
-            "series": n,
-            "update_us": bl.median(r["update_us_median"] for r in mine),
-            "round_ms": bl.median(r["round_ms_median"] for r in mine),
-            "tracemalloc_bytes_per_series": bl.median(
-                r["tracemalloc_bytes_per_series"] for r in mine),
-            "rss_bytes_per_series": bl.median(r["rss_bytes_per_series_after_updates"] for r in mine),
-            "loop_overhead_us": bl.median(r["loop_overhead_us"] for r in mine),
-        })  # fmt: skip
+        points.append(
+            {
+                "series": n,
+                "update_us": bl.median(r["update_us_median"] for r in mine),
+                "round_ms": bl.median(r["round_ms_median"] for r in mine),
+                "tracemalloc_bytes_per_series": bl.median(
+                    r["tracemalloc_bytes_per_series"] for r in mine
+                ),
+                "rss_bytes_per_series": bl.median(
+                    r["rss_bytes_per_series_after_updates"] for r in mine
+                ),
+                "loop_overhead_us": bl.median(r["loop_overhead_us"] for r in mine),
+            }
+        )
     xs = [p["series"] for p in points]
     time_slope = bl.loglog_slope(xs, [p["round_ms"] for p in points])
-    memory_slope = bl.loglog_slope(xs, [p["tracemalloc_bytes_per_series"] * p["series"]
-                                        for p in points])  # fmt: skip
+    memory_slope = bl.loglog_slope(
+        xs, [p["tracemalloc_bytes_per_series"] * p["series"] for p in points]
+    )
     document = {
         "benchmark": "growth_baseline",
         "quick": QUICK,
-        "settings": {"sizes": SIZES, "reps": REPS, "timed_rounds": TIMED_ROUNDS,
-                     "python": python},  # fmt: skip
+        "settings": {"sizes": SIZES, "reps": REPS, "timed_rounds": TIMED_ROUNDS, "python": python},
         "machine": bl.machine(),
         "rows": rows,
         "summary": {

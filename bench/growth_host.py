@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-import benchlib as bl  # noqa: E402
+import benchlib as bl
 
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
 COUNTS = [int(c) for c in os.environ.get("COUNTS", "1,10,100").split(",")]
-REPS = int(os.environ.get("REPS", 1 if QUICK else 2))
-WINDOW = float(os.environ.get("WINDOW", 8 if QUICK else 30))
+REPS = int(os.environ.get("REPS", "1" if QUICK else "2"))
+WINDOW = float(os.environ.get("WINDOW", "8" if QUICK else "30"))
 AGENT = os.environ.get("AGENT") or shutil.which("aiops-agent") or "/work/venv/bin/aiops-agent"
 NODE_EXPORTER = os.environ.get("NODE_EXPORTER") or shutil.which("prometheus-node-exporter") or ""
 
@@ -43,7 +43,9 @@ _link_kind: list[str] = []
 
 def add_link(name: str) -> None:
     for kind in _link_kind or LINK_KINDS:
-        if subprocess.run(["ip", "link", "add", name, "type", kind], capture_output=True).returncode:
+        if subprocess.run(
+            ["ip", "link", "add", name, "type", kind], check=False, capture_output=True
+        ).returncode:
             continue
         if not _link_kind:
             _link_kind.append(kind)
@@ -77,8 +79,10 @@ def measure_agent(workdir: Path) -> dict[str, Any]:
     with open(workdir / "agent.log", "wb") as log:
         process = subprocess.Popen(
             [AGENT, "run", "--config", str(config), "--log-format", "json"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         started = time.perf_counter()
         if bl.wait_first_good(port, "/metrics", b"node_cpu", started, 60, process) is None:
@@ -110,8 +114,10 @@ def measure_node_exporter(workdir: Path) -> dict[str, Any]:
     port = bl.free_port()
     process = subprocess.Popen(
         [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         started = time.perf_counter()
         if bl.wait_first_good(port, "/metrics", b"node_cpu", started, 60, process) is None:
@@ -183,19 +189,23 @@ def inside() -> int:
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
-    for name, cpu_key in (("aiops-agent", "cpu_ms_per_collection"), ("node_exporter",
-                                                                    "cpu_ms_per_scrape")):
+    for name, cpu_key in (
+        ("aiops-agent", "cpu_ms_per_collection"),
+        ("node_exporter", "cpu_ms_per_scrape"),
+    ):
         points = []
         for count in COUNTS:
             mine = [r for r in rows if r["agent"] == name and r["count"] == count and cpu_key in r]
             if not mine:
                 continue
-            points.append({
-                "count": count,
-                "cpu_ms": bl.median(r[cpu_key] for r in mine),
-                "rss_mib": bl.median(r["rss_kib"] for r in mine) / 1024,
-                "series": max(r["series"] for r in mine),
-            })  # fmt: skip
+            points.append(
+                {
+                    "count": count,
+                    "cpu_ms": bl.median(r[cpu_key] for r in mine),
+                    "rss_mib": bl.median(r["rss_kib"] for r in mine) / 1024,
+                    "series": max(r["series"] for r in mine),
+                }
+            )
         if len(points) < 2:
             continue
         xs = [p["count"] for p in points]
@@ -215,8 +225,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "loglog_slope_rss_total": bl.loglog_slope(xs, rss),
             "loglog_slope_cpu_added": (
                 bl.loglog_slope([x - xs[0] for x in xs[1:]], extra_cpu)
-                if len(points) >= 3 else None
-            ),  # fmt: skip
+                if len(points) >= 3
+                else None
+            ),
         }
         slope = summary[name]["loglog_slope_cpu_added"]
         summary[name]["verdict_cpu"] = bl.growth_verdict(slope) if slope is not None else "?"
@@ -231,13 +242,27 @@ def main() -> int:
         print("growth_host: needs root (namespaces, mounts)", file=sys.stderr)
         return 2
     rows_file = Path(tempfile.mkstemp(prefix="aiops-bench-rows-", suffix=".json")[1])
-    env = {**os.environ, "GROWTH_ROWS": str(rows_file), "AGENT": AGENT,
-           "NODE_EXPORTER": NODE_EXPORTER}  # fmt: skip
+    env = {
+        **os.environ,
+        "GROWTH_ROWS": str(rows_file),
+        "AGENT": AGENT,
+        "NODE_EXPORTER": NODE_EXPORTER,
+    }
     code = subprocess.run(
-        ["unshare", "--mount", "--net", "--propagation", "private", "--",
-         sys.executable, __file__, "--inside"],
-        env=env, check=False,
-    ).returncode  # fmt: skip
+        [
+            "unshare",
+            "--mount",
+            "--net",
+            "--propagation",
+            "private",
+            "--",
+            sys.executable,
+            __file__,
+            "--inside",
+        ],
+        env=env,
+        check=False,
+    ).returncode
     if code != 0:
         return code
     import json  # noqa: PLC0415
@@ -248,8 +273,13 @@ def main() -> int:
     document = {
         "benchmark": "growth_host",
         "quick": QUICK,
-        "settings": {"counts": COUNTS, "reps": REPS, "window_s": WINDOW, "agent_interval_s": 1,
-                     "interface_kind": inner["link_kind"]},
+        "settings": {
+            "counts": COUNTS,
+            "reps": REPS,
+            "window_s": WINDOW,
+            "agent_interval_s": 1,
+            "interface_kind": inner["link_kind"],
+        },
         "machine": bl.machine(),
         "rows": rows,
         "summary": summarize(rows),
@@ -258,11 +288,13 @@ def main() -> int:
     bl.log(f"wrote {path}")
     for name, s in document["summary"].items():
         bl.log(
-            f"{name}: " + ", ".join(
+            f"{name}: "
+            + ", ".join(
                 f"{p['count']}: {p['cpu_ms']:.2f} ms {p['rss_mib']:.1f} MiB {p['series']} series"
                 for p in s["points"]
-            ) + f"; {s['cpu_ms_per_added_unit']:.3f} ms/unit, cpu {s['verdict_cpu']}"
-        )  # fmt: skip
+            )
+            + f"; {s['cpu_ms_per_added_unit']:.3f} ms/unit, cpu {s['verdict_cpu']}"
+        )
     return 0
 
 

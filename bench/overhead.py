@@ -25,19 +25,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-import benchlib as bl  # noqa: E402
+import benchlib as bl
 
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
-DURATION = float(os.environ.get("DURATION", 20 if QUICK else 180))
-REPS = int(os.environ.get("REPS", 1 if QUICK else 2))
-SCRAPE_INTERVAL = float(os.environ.get("SCRAPE_INTERVAL", 5 if QUICK else 15))
-PROBE_COUNT = int(os.environ.get("PROBE_COUNT", 30 if QUICK else 100))
-PROBE_GAP = float(os.environ.get("PROBE_GAP", 0.1))
-WRK_SECONDS = int(os.environ.get("WRK_SECONDS", 3 if QUICK else 10))
-WRK_CONNECTIONS = int(os.environ.get("WRK_CONNECTIONS", 4))
+DURATION = float(os.environ.get("DURATION", "20" if QUICK else "180"))
+REPS = int(os.environ.get("REPS", "1" if QUICK else "2"))
+SCRAPE_INTERVAL = float(os.environ.get("SCRAPE_INTERVAL", "5" if QUICK else "15"))
+PROBE_COUNT = int(os.environ.get("PROBE_COUNT", "30" if QUICK else "100"))
+PROBE_GAP = float(os.environ.get("PROBE_GAP", "0.1"))
+WRK_SECONDS = int(os.environ.get("WRK_SECONDS", "3" if QUICK else "10"))
+WRK_CONNECTIONS = int(os.environ.get("WRK_CONNECTIONS", "4"))
 START_TIMEOUT = 60.0
 
 
@@ -87,9 +87,16 @@ class NodeExporter(Spec):
 class Glances(Spec):
     def command(self, port: int, workdir: Path) -> list[str]:
         return [
-            GLANCES, "-w", "--disable-webui", "-B", "127.0.0.1", "-p", str(port),
-            "-t", str(int(SCRAPE_INTERVAL)),
-        ]  # fmt: skip
+            GLANCES,
+            "-w",
+            "--disable-webui",
+            "-B",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            str(int(SCRAPE_INTERVAL)),
+        ]
 
 
 SPECS = {
@@ -107,7 +114,7 @@ def version(name: str) -> str:
             cmd = [NODE_EXPORTER, "--version"]
         else:
             cmd = [GLANCES, "-V"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=30)
         return (out.stdout + out.stderr).strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return "?"
@@ -125,10 +132,20 @@ def _seconds(text: str) -> float:
 
 def run_wrk(port: int, path: str) -> dict[str, Any]:
     cmd = [
-        WRK, "-t1", f"-c{WRK_CONNECTIONS}", f"-d{WRK_SECONDS}s", "--timeout", "5s", "--latency",
-        "-H", "Accept-Encoding: gzip", f"http://127.0.0.1:{port}{path}",
-    ]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=WRK_SECONDS + 60).stdout
+        WRK,
+        "-t1",
+        f"-c{WRK_CONNECTIONS}",
+        f"-d{WRK_SECONDS}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-H",
+        "Accept-Encoding: gzip",
+        f"http://127.0.0.1:{port}{path}",
+    ]
+    out = subprocess.run(
+        cmd, check=False, capture_output=True, text=True, timeout=WRK_SECONDS + 60
+    ).stdout
     result: dict[str, Any] = {"seconds": WRK_SECONDS, "connections": WRK_CONNECTIONS}
     for q in ("50", "75", "90", "99"):
         match = re.search(rf"^\s+{q}%\s+(\S+)", out, re.M)
@@ -144,7 +161,7 @@ def run_wrk(port: int, path: str) -> dict[str, Any]:
     return result
 
 
-def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:
+def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:  # noqa: PLR0915
     workdir = Path(tempfile.mkdtemp(prefix=f"aiops-bench-{spec.name}-"))
     port = bl.free_port()
     cmd = spec.command(port, workdir)
@@ -152,14 +169,16 @@ def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:
     bl.log(f"rep {rep} slot {slot}: {spec.name} on :{port}")
     started = time.perf_counter()
     process = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, cwd=workdir,
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=stderr,
+        stderr=stderr,
+        cwd=workdir,
         env={**os.environ, "HOME": str(workdir)},
-    )  # fmt: skip
+    )
     record: dict[str, Any] = {"agent": spec.name, "rep": rep, "slot": slot, "command": cmd}
     try:
-        first = bl.wait_first_good(
-            port, spec.path, spec.marker, started, START_TIMEOUT, process
-        )
+        first = bl.wait_first_good(port, spec.path, spec.marker, started, START_TIMEOUT, process)
         record["start_to_first_good_s"] = first
         if first is None:
             record["error"] = "no good scrape within the start timeout"
@@ -273,10 +292,18 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 RATIO_KEYS = (
-    "start_to_first_good_s", "rss_mib", "pss_mib", "cpu_percent", "scrape_p50_ms",
-    "scrape_p99_ms", "scheduled_p50_ms", "scheduled_p99_ms", "wrk_requests_per_s", "wrk_p99_ms",
+    "start_to_first_good_s",
+    "rss_mib",
+    "pss_mib",
+    "cpu_percent",
+    "scrape_p50_ms",
+    "scrape_p99_ms",
+    "scheduled_p50_ms",
+    "scheduled_p99_ms",
+    "wrk_requests_per_s",
+    "wrk_p99_ms",
     "wrk_cpu_ms_per_1000_requests",
-)  # fmt: skip
+)
 
 
 def paired_ratios(runs: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
@@ -298,8 +325,11 @@ def paired_ratios(runs: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
 def main() -> int:
     names = [n for n in os.environ.get("AGENTS", ",".join(SPECS)).split(",") if n]
     missing = {
-        "aiops-agent": AGENT, "node_exporter": NODE_EXPORTER, "glances": GLANCES, "wrk": WRK,
-    }  # fmt: skip
+        "aiops-agent": AGENT,
+        "node_exporter": NODE_EXPORTER,
+        "glances": GLANCES,
+        "wrk": WRK,
+    }
     for name, binary in missing.items():
         if (name in names or name == "wrk") and not binary:
             print(f"overhead: {name} not found (set its variable)", file=sys.stderr)
@@ -313,10 +343,14 @@ def main() -> int:
         "benchmark": "overhead",
         "quick": QUICK,
         "settings": {
-            "duration_s": DURATION, "reps": REPS, "scrape_interval_s": SCRAPE_INTERVAL,
-            "probe_count": PROBE_COUNT, "probe_gap_s": PROBE_GAP, "wrk_seconds": WRK_SECONDS,
+            "duration_s": DURATION,
+            "reps": REPS,
+            "scrape_interval_s": SCRAPE_INTERVAL,
+            "probe_count": PROBE_COUNT,
+            "probe_gap_s": PROBE_GAP,
+            "wrk_seconds": WRK_SECONDS,
             "wrk_connections": WRK_CONNECTIONS,
-        },  # fmt: skip
+        },
         "machine": bl.machine(),
         "versions": {n: version(n) for n in names},
         "runs": runs,

@@ -3,6 +3,7 @@ scraper on loopback, small statistics and result files. Standard library only.""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import json
@@ -94,10 +95,8 @@ def tree_memory_kib(root: int) -> dict[str, int]:
 def threads(root: int) -> int:
     count = 0
     for pid in tree(root):
-        try:
+        with contextlib.suppress(OSError):
             count += len(os.listdir(f"/proc/{pid}/task"))
-        except OSError:
-            pass
     return count
 
 
@@ -130,7 +129,9 @@ class Scraper:
         started = time.perf_counter()
         for attempt in (0, 1):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                self._conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=self.timeout
+                )
             try:
                 self._conn.request("GET", self.path, headers=SCRAPE_HEADERS)
                 response = self._conn.getresponse()
@@ -151,7 +152,7 @@ class Scraper:
             self._conn = None
 
 
-def wait_first_good(
+def wait_first_good(  # noqa: PLR0917
     port: int, path: str, marker: bytes, started: float, timeout: float, process: Any
 ) -> Optional[float]:
     """Poll every 10 ms with a fresh connection until a 200 whose body holds `marker`; seconds
@@ -224,14 +225,18 @@ def growth_verdict(slope: float) -> str:
 def machine() -> dict[str, Any]:
     def run(*cmd: str) -> str:
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                cmd, check=False, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     model = ""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            model = next((line.split(":", 1)[1].strip() for line in handle if "model name" in line), "")
+            model = next(
+                (line.split(":", 1)[1].strip() for line in handle if "model name" in line), ""
+            )
     except OSError:
         pass
     return {

@@ -1,0 +1,136 @@
+"""Run `aiops-agent` with experimental changes applied in-process, for before/after measurements of
+suggested improvements without editing agent/. VARIANT is a comma list of the names below; empty
+runs the agent unchanged (through this same wrapper, so the wrapper's own cost cancels out).
+
+    python bench/variants/agent_variant.py run --config FILE      (with VARIANT=one_write)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def one_write() -> None:
+    """Buffer the response so status line, headers and body leave in one send(): with the default
+    unbuffered writer the body is a second small write that Nagle holds until the client's delayed
+    ACK (about 40 ms on Linux) when the client waits for the whole response."""
+    from aiops_agent import httpserver  # noqa: PLC0415
+
+    httpserver._Handler.wbufsize = 256 * 1024
+
+
+def two_writes() -> None:
+    """The response path before commit 5e84aeb: status line and headers in one send(), the body in
+    a second (for a before/after of that fix)."""
+    from aiops_agent import httpserver  # noqa: PLC0415
+
+    original = httpserver._Handler.setup
+
+    class Split:
+        def __init__(self, raw: object) -> None:
+            self.raw = raw
+
+        def write(self, data: bytes) -> int:
+            head, sep, body = bytes(data).partition(b"\r\n\r\n")
+            self.raw.write(head + sep)  # type: ignore[attr-defined]
+            if body:
+                self.raw.write(body)  # type: ignore[attr-defined]
+            return len(data)
+
+        def flush(self) -> None:
+            self.raw.flush()  # type: ignore[attr-defined]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.raw, name)
+
+    def setup(self: object) -> None:
+        original(self)  # type: ignore[arg-type]
+        self.wfile = Split(self.wfile)  # type: ignore[attr-defined]
+
+    httpserver._Handler.setup = setup  # type: ignore[method-assign]
+
+
+def nodelay() -> None:
+    """TCP_NODELAY on accepted connections (the other cure for the same stall)."""
+    import socket  # noqa: PLC0415
+
+    from aiops_agent import httpserver  # noqa: PLC0415
+
+    original = httpserver._Handler.setup
+
+    def setup(self: object) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
+        original(self)  # type: ignore[arg-type]
+
+    httpserver._Handler.setup = setup  # type: ignore[method-assign]
+
+
+def no_openssl() -> None:
+    """Emulate importing OpenSSL only when it is used: hashlib and hmac fall back to the builtin
+    SHA-2 modules (they do when _hashlib is missing), and ssl is loaded on first use of anything
+    but the few constants webconfig reads at import time. With TLS configured the real ssl loads;
+    without it libssl and libcrypto are never mapped."""
+    import enum  # noqa: PLC0415
+    import types  # noqa: PLC0415
+
+    sys.modules["_hashlib"] = None  # type: ignore[assignment]
+
+    class _TLSVersion(enum.IntEnum):
+        TLSv1_2 = 0x0303
+        TLSv1_3 = 0x0304
+
+    class _NeverSslSocket:  # httpserver asks isinstance(sock, ssl.SSLSocket) per connection
+        pass
+
+    class LazySsl(types.ModuleType):
+        TLSVersion = _TLSVersion
+        SSLSocket = _NeverSslSocket
+        CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED = 0, 1, 2
+
+        def __getattr__(self, name: str) -> object:
+            del sys.modules["ssl"]
+            import ssl as real  # noqa: PLC0415
+
+            return getattr(real, name)
+
+    sys.modules["ssl"] = LazySsl("ssl")
+
+
+def no_statistics() -> None:
+    """Replace `statistics` (which pulls in fractions, decimal and random) by the one function the
+    alerting forecast uses, median, as a forecast module could define it itself."""
+    import types  # noqa: PLC0415
+
+    def median(data: object) -> float:
+        values = sorted(data)  # type: ignore[call-overload]
+        n = len(values)
+        if n == 0:
+            raise ValueError("no median for empty data")
+        middle = n // 2
+        return values[middle] if n % 2 else (values[middle - 1] + values[middle]) / 2
+
+    module = types.ModuleType("statistics")
+    module.median = median  # type: ignore[attr-defined]
+    sys.modules["statistics"] = module
+
+
+VARIANTS = {
+    "one_write": one_write,
+    "two_writes": two_writes,
+    "nodelay": nodelay,
+    "no_openssl": no_openssl,
+    "no_statistics": no_statistics,
+}
+
+
+def main() -> int:
+    for name in filter(None, os.environ.get("VARIANT", "").split(",")):
+        VARIANTS[name]()
+    from aiops_agent.cli import main as cli_main  # noqa: PLC0415
+
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
