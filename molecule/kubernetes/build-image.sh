@@ -43,4 +43,7 @@ podman build "${build_args[@]}" -t "$repository:src-$hash" -t "$repository:$vers
     echo "build-image: podman build failed" >&2
     exit 1
 }
+# Keep one cached build: untag the older src-* builds (their layers go with `podman image prune`).
+podman image ls --format '{{.Repository}}:{{.Tag}}' "$repository" | grep ":src-" \
+    | grep -v ":src-$hash$" | xargs -r podman untag || true
 echo "build-image: built $repository:src-$hash and $repository:$version"
