@@ -43,7 +43,7 @@ podman build "${build_args[@]}" -t "$repository:src-$hash" -t "$repository:$vers
     echo "build-image: podman build failed" >&2
     exit 1
 }
-# Keep one cached build: untag the older src-* builds (their layers go with `podman image prune`).
+# Keep one cached build: remove the older src-* builds.
 podman image ls --format '{{.Repository}}:{{.Tag}}' "$repository" | grep ":src-" \
-    | grep -v ":src-$hash$" | xargs -r podman untag || true
+    | grep -v ":src-$hash$" | xargs -r -n 1 podman rmi >/dev/null 2>&1 || true
 echo "build-image: built $repository:src-$hash and $repository:$version"
