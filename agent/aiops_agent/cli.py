@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -112,7 +113,13 @@ def _run(config: Config, config_path: Optional[str]) -> int:
             "cannot start", extra={"error": str(error), "listen": config.http.listen}
         )
         return EXIT_FAILURE
-    return agent.run()
+    code = agent.run()
+    # Exit now, without waiting for threads: a worker stuck in a syscall (statvfs on a dead network
+    # mount, a receiver that never answers) must not turn a clean stop into a hang. Everything that
+    # must survive has been flushed by agent.run().
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
 
 
 def _collect(config: Config, output_format: str) -> int:

@@ -5,9 +5,9 @@ reported as a device error and skipped until its call returns, and never stalls 
 from __future__ import annotations
 
 import os
+import queue
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import threading
 from typing import NamedTuple
 
 from aiops_agent.config.schema import FilesystemCollector as FilesystemSettings
@@ -15,6 +15,42 @@ from aiops_agent.host import HostPaths, read_text
 from aiops_agent.model import MetricFamily, Sample, gauge
 
 _WORKERS = 4  # at most this many hung statvfs calls can pile up; later ones time out in the queue
+
+
+class _StatCall:
+    """One statvfs call handed to a worker; the collector waits on it with a timeout."""
+
+    __slots__ = ("done", "error", "path", "result")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.done = threading.Event()
+        self.result: os.statvfs_result | None = None
+        self.error: OSError | None = None
+
+
+class _StatWorkers:
+    """Daemon threads that run statvfs. Not concurrent.futures: its executor joins its threads at
+    interpreter exit, so one call hung on a dead NFS server would keep the agent from stopping."""
+
+    def __init__(self, count: int) -> None:
+        self._calls: queue.SimpleQueue[_StatCall] = queue.SimpleQueue()
+        for index in range(count):
+            threading.Thread(target=self._work, name=f"statvfs-{index}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            call = self._calls.get()
+            try:
+                call.result = os.statvfs(call.path)
+            except OSError as error:
+                call.error = error
+            call.done.set()
+
+    def submit(self, path: str) -> _StatCall:
+        call = _StatCall(path)
+        self._calls.put(call)
+        return call
 
 
 class Mount(NamedTuple):
@@ -64,8 +100,8 @@ class FilesystemCollector:
         self._include_type = (
             re.compile(settings.fs_types_include) if settings.fs_types_include else None
         )
-        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="statvfs")
-        self._stuck: dict[str, Future[os.statvfs_result]] = {}
+        self._workers = _StatWorkers(_WORKERS)
+        self._stuck: dict[str, _StatCall] = {}
 
     def _wanted(self, mount: Mount) -> bool:
         if self._include_mount and not self._include_mount.search(mount.mountpoint):
@@ -117,21 +153,18 @@ class FilesystemCollector:
     def _statvfs(self, mountpoint: str) -> os.statvfs_result | None:
         pending = self._stuck.get(mountpoint)
         if pending is not None:
-            if not pending.done():
+            if not pending.done.is_set():
                 return None
             del self._stuck[mountpoint]
-        future = self._pool.submit(os.statvfs, self._host.in_root(mountpoint))
-        try:
-            return future.result(timeout=self._timeout)
-        except FutureTimeout:
-            self._stuck[mountpoint] = future
+        call = self._workers.submit(self._host.in_root(mountpoint))
+        if not call.done.wait(self._timeout):
+            self._stuck[mountpoint] = call
             return None
-        except OSError:
-            return None
+        return call.result
 
     def _stuck_family(self) -> MetricFamily:
         return gauge(
             "aiops_agent_filesystem_stalled_mounts",
             "Mount points whose statvfs did not return within stat_timeout and is still pending.",
-            [Sample((), float(sum(not f.done() for f in self._stuck.values())))],
+            [Sample((), float(sum(not c.done.is_set() for c in self._stuck.values())))],
         )
