@@ -24,6 +24,7 @@ from aiops_agent.logs import RateLimitedLog
 from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.plugins import Plugin, Request, Response, load_plugins
 from aiops_agent.selfmetrics import ProcessMetrics, build_info
+from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
 from aiops_agent.webconfig import WebSecurity, load_security
 
@@ -124,6 +125,7 @@ class Agent:
         self._host_families: list[MetricFamily] = []
         self.state_dir = config.agent.state_dir or default_state_dir()
         self._prepare_state_dir()
+        self._state_probe = StateDirProbe(self.state_dir)
         self._collectors = build_collectors(
             config.collectors, HostPaths.under(config.agent.host_root)
         )
@@ -265,6 +267,13 @@ class Agent:
     def _cycle(self) -> None:
         started = time.perf_counter()
         wall = time.time()
+        if not self._state_probe.probe():
+            self._errors_log.error(
+                "state_dir",
+                "state directory not writable",
+                state_dir=self.state_dir,
+                error=self._state_probe.error,
+            )
         self._host_families = collect_once(
             self._collectors,
             self._collector_stats,
@@ -338,6 +347,7 @@ class Agent:
                 "Unix time of the latest successful configuration load.",
                 [Sample((), self._reload_wall)],
             ),
+            self._state_probe.family(),
             *self._process.collect(),
         ]
 

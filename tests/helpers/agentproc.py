@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
@@ -159,11 +159,13 @@ def running_agent(
     auth: Optional[tuple[str, str]] = None,
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     wait_ready: bool = True,
+    command_prefix: Sequence[str] = (),
 ) -> Iterator[AgentProcess]:
     """Run the agent with `config` (defaults added: interval 1s, state_dir and listen
     127.0.0.1:0) and `env` on top of this process' environment, less any AIOPS__* variables.
     Yields once /readyz answers 200 (or once the port is known, with wait_ready=False); stops the
-    agent on exit and fails the test if it does not stop cleanly."""
+    agent on exit and fails the test if it does not stop cleanly. command_prefix runs the agent
+    under another command, e.g. ["nsenter", "--mount=/proc/PID/ns/mnt", "--"]."""
     with tempfile.TemporaryDirectory(prefix="aiops-agent-test-") as temporary:
         directory = Path(temporary)
         full = _with_defaults(config, directory)
@@ -176,6 +178,7 @@ def running_agent(
         with open(stderr_path, "wb") as stderr:
             process = subprocess.Popen(
                 [
+                    *command_prefix,
                     sys.executable,
                     "-m",
                     "aiops_agent",
