@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-import platform
 import resource
+import sys
 import time
 
 from aiops_agent import __version__
 from aiops_agent.model import MetricFamily, Sample, counter, gauge
 
 _PAGE_SIZE = resource.getpagesize()
+_PYTHON_VERSION = ".".join(str(part) for part in sys.version_info[:3])
 _TICKS = float(os.sysconf("SC_CLK_TCK"))
 
 
@@ -67,7 +68,7 @@ def build_info() -> MetricFamily:
     return gauge(
         "aiops_agent_build_info",
         "A metric with a constant '1' value labeled by the agent's version and Python's.",
-        [Sample((("version", __version__), ("pythonversion", platform.python_version())), 1.0)],
+        [Sample((("version", __version__), ("pythonversion", _PYTHON_VERSION)), 1.0)],
     )
 
 

@@ -3,7 +3,6 @@ and the sink that accepts them. Kept dependency-free so both sides can import it
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
@@ -23,8 +22,7 @@ class AlertEvent:
     def idempotency_key(self) -> str:
         """The same for every delivery attempt of this notification, so a receiver (or the outbox
         after a crash) can drop duplicates; different for a repeat or the resolve."""
-        raw = f"{self.fingerprint}:{self.status}:{self.sequence}:{self.starts_at!r}"
-        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+        return f"{self.fingerprint}-{self.status}-{self.sequence}-{round(self.starts_at * 1000)}"
 
 
 class EventSink(Protocol):

@@ -8,7 +8,6 @@ every sample."""
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from typing import Optional
 
@@ -26,9 +25,16 @@ def theil_sen(points: list[tuple[float, float]]) -> Optional[tuple[float, float]
     ]
     if not slopes:
         return None
-    slope = statistics.median(slopes)
-    intercept = statistics.median(v - slope * t for t, v in points)
+    slope = _median(slopes)
+    intercept = _median([v - slope * t for t, v in points])
     return slope, intercept
+
+
+def _median(values: list[float]) -> float:
+    """statistics.median, without the ~1 MiB its imports (fractions, decimal, random) cost."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 class TrendWindow:

@@ -8,7 +8,6 @@ only; after a restart a condition that still holds is pending again and fires an
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Callable, Optional
 
@@ -25,15 +24,24 @@ AlertKey = tuple[str, str, Labels]  # rule name, severity, series labels
 Silencer = Callable[[Mapping[str, str], float], list[str]]
 
 
+_FNV_OFFSET, _FNV_PRIME, _MASK64 = 14695981039346656037, 1099511628211, (1 << 64) - 1
+
+
+def fnv1a64(parts: Iterable[str]) -> str:
+    """64-bit FNV-1a over the parts, each followed by a 0xff separator byte, as 16 hex digits."""
+    value = _FNV_OFFSET
+    for part in parts:
+        for byte in part.encode():
+            value = ((value ^ byte) * _FNV_PRIME) & _MASK64
+        value = ((value ^ 0xFF) * _FNV_PRIME) & _MASK64
+    return f"{value:016x}"
+
+
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """Alertmanager-style identity: a hash of the sorted label pairs."""
-    digest = hashlib.sha256()
-    for name in sorted(labels):
-        digest.update(name.encode())
-        digest.update(b"\xff")
-        digest.update(labels[name].encode())
-        digest.update(b"\xff")
-    return digest.hexdigest()[:16]
+    """The alert's identity, computed exactly as Prometheus' LabelSet.Fingerprint (FNV-1a over
+    sorted name/value pairs), so it equals the fingerprint Alertmanager shows for the same alert.
+    Also spares every host the ~3 MiB that importing hashlib's OpenSSL costs."""
+    return fnv1a64(part for name in sorted(labels) for part in (name, labels[name]))
 
 
 class Alert:

@@ -7,7 +7,6 @@ threads (which add and expire silences), so every access takes its lock."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -17,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from aiops_agent.alerting.lifecycle import fnv1a64
 from aiops_agent.alerting.matchers import Matcher, labels_match, make_matcher, parse_matchers
 from aiops_agent.alerting.timefmt import format_time, parse_time
 from aiops_agent.config.alerting_schema import SilenceSettings
@@ -121,7 +121,7 @@ def silences_from_config(settings: Iterable[SilenceSettings]) -> list[Silence]:
         matchers = parse_matchers(item.matchers)
         # A stable id, so the same config entry keeps its id across reloads and restarts.
         text = "\n".join([*map(str, matchers), str(starts_at), str(ends_at)])
-        silence_id = "config-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        silence_id = "config-" + fnv1a64([text])
         silences.append(
             Silence(
                 silence_id,

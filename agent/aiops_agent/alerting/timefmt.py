@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+import time
 from typing import Union
 
 # fromisoformat() before Python 3.11 takes neither "Z" nor other than 3 or 6 fraction digits, both
@@ -32,6 +32,8 @@ def _parse(text: str) -> float:
     if stripped.endswith(("Z", "z")):
         stripped = stripped[:-1] + "+00:00"
     stripped = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), stripped, count=1)
+    from datetime import datetime  # noqa: PLC0415 - only silences parse times; spare the rest
+
     try:
         parsed = datetime.fromisoformat(stripped)
     except ValueError:
@@ -44,5 +46,6 @@ def _parse(text: str) -> float:
 
 
 def format_time(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    whole = math.floor(seconds)
+    milliseconds = min(round((seconds - whole) * 1000), 999)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{milliseconds:03d}Z"
