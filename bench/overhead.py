@@ -244,7 +244,7 @@ def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:  # noqa: PLR0915
         record["alive_at_end"] = process.poll() is None
         return record
     finally:
-        bl.stop(process)
+        record["stopped_cleanly"] = bl.stop(process)
         record["exit_code"] = process.returncode
         stderr.close()
         record["stderr_tail"] = (workdir / "stderr.log").read_text(errors="replace")[-600:]

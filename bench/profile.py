@@ -107,6 +107,7 @@ def imports() -> dict[str, Any]:
         total = 0
         # importtime prints children before their parent, each indented two more spaces
         pending: list[tuple[int, str]] = []
+        order: list[tuple[int, str]] = []
         for line in lines:
             match = _IMPORT_LINE.match(line)
             if not match:
@@ -119,6 +120,7 @@ def imports() -> dict[str, Any]:
             while pending and pending[-1][0] > depth:
                 parent_of.setdefault(pending.pop()[1], name)
             pending.append((depth, name))
+            order.append((depth, name))
             if depth == 0:
                 total += cum
         del stack
@@ -142,8 +144,24 @@ def imports() -> dict[str, Any]:
             if not m.startswith(("aiops_agent", "yaml", "_", "encodings"))
         }
     )
+    # what each module imported first (its subtree in importtime's post-order listing)
+    subtree: dict[str, list[str]] = {}
+    for i, (depth, name) in enumerate(order):
+        j, members = i - 1, []
+        while j >= 0 and order[j][0] > depth:
+            members.append(order[j][1])
+            j -= 1
+        subtree[name] = [name, *members]
+    direct = sorted(
+        name
+        for depth, name in order
+        if not name.startswith(("aiops_agent", "yaml", "encodings.utf", "agent_variant"))
+        and (parent_of.get(name, "").startswith("aiops_agent") or depth == 0)
+    )
     return {
         "runs": IMPORT_RUNS,
+        "loaded_in_order": [n for _, n in order],
+        "direct_stdlib_imports": {n: subtree[n] for n in direct},
         "start_to_first_good_s_median": bl.median(starts),
         "import_total_ms_median": bl.median(totals) / 1e3,
         "modules_loaded": len(self_us),
@@ -186,6 +204,50 @@ def rss_of(code: str, runs: int = 3) -> int:
         )
         best = min(best, int(out.stdout.split()[-1]))
     return best
+
+
+REMOVAL_CHILD = r"""
+import importlib, sys
+for name in sys.argv[1].split(","):
+    if name:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+"""
+
+
+def removal_savings(loaded: list[str], direct: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """RSS of importing every non-agent module the agent loads, minus the same without one direct
+    import's subtree (modules still needed by others are imported anyway): what importing that
+    module lazily, only where used, would save, if no other module needs it."""
+    others = [
+        n
+        for n in loaded
+        if not n.startswith(("aiops_agent", "agent_variant", "__main__", "sitecustomize"))
+    ]
+
+    def rss(names: list[str]) -> int:
+        best = 1 << 40
+        for _ in range(3):
+            out = subprocess.run(
+                [AGENT_PYTHON, "-c", REMOVAL_CHILD, ",".join(names)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            best = min(best, int(out.stdout.split()[-1]))
+        return best
+
+    full = rss(others)
+    rows = []
+    for module, members in direct.items():
+        drop = set(members)
+        saved = full - rss([n for n in others if n not in drop])
+        rows.append({"module": module, "saves_kib": saved, "subtree": len(members)})
+    rows.sort(key=lambda r: -r["saves_kib"])
+    return [{"all_non_agent_modules_kib": full}, *rows[:20]]
 
 
 def import_rss(stdlib_top: list[str]) -> dict[str, Any]:
@@ -536,6 +598,10 @@ def main() -> int:
     document["imports"] = imports()
     bl.log("profile: import RSS")
     document["import_rss"] = import_rss(document["imports"]["stdlib_top_level"])
+    bl.log("profile: what lazy imports would save")
+    document["import_rss"]["lazy_import_savings"] = removal_savings(
+        document["imports"]["loaded_in_order"], document["imports"]["direct_stdlib_imports"]
+    )
     bl.log("profile: collection cycles in-process")
     document["collection"] = collection()
     bl.log("profile: strace")

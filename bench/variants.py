@@ -39,6 +39,12 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
         "",
         "... and forecast's median without `statistics`",
     ),
+    "ascii_host": ("ascii_host", "", "bind address passed to getaddrinfo as bytes (no idna codec)"),
+    "all_three": (
+        "no_openssl,no_statistics,ascii_host",
+        "",
+        "no_openssl + no_statistics + ascii_host together",
+    ),
     "two_writes": ("two_writes", "", "response sent as two writes (before commit 5e84aeb)"),
     "processes_off": (
         "",

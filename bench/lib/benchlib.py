@@ -106,15 +106,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> bool:
+    """SIGTERM, then SIGKILL; True if it exited. A process stuck in the kernel (uninterruptible
+    sleep, e.g. a hung statfs) can outlive even SIGKILL for a while: wait, then give up rather
+    than abort the benchmark."""
     if process.poll() is not None:
-        return
+        return True
     process.terminate()
     try:
         process.wait(timeout)
+        return True
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+        pass
+    process.kill()
+    try:
+        process.wait(60)
+        return True
+    except subprocess.TimeoutExpired:
+        log(f"pid {process.pid} did not exit 60 s after SIGKILL; going on")
+        return False
 
 
 # --- scraping -------------------------------------------------------------------------------
