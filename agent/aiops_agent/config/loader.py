@@ -4,13 +4,11 @@ reporting every problem with the key's path and the file and line it came from."
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import stat
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Optional, Union
 
 import yaml
@@ -69,7 +67,7 @@ def load_config(
     file_name = path or DEFAULT_CONFIG_PATH
     origins = _Origins(file_name)
     raw: Any = {}
-    if Path(file_name).exists() or required:
+    if os.path.exists(file_name) or required:
         raw = _read_yaml(file_name, origins)
     if raw is None:  # an empty file
         raw = {}
@@ -323,7 +321,7 @@ def _build_section(
     hints = typing.get_type_hints(hint)
     for name in value:
         if name not in fields:
-            suggestion = difflib.get_close_matches(str(name), list(fields), n=1)
+            suggestion = _closest(str(name), list(fields))
             hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
             known = ", ".join(sorted(fields))
             message = f"unknown key{hint_text} (known keys: {known})"
@@ -419,7 +417,7 @@ def _check_bounds(
     minimum, maximum, choices = (field.metadata.get(k) for k in ("minimum", "maximum", "choices"))
     where = origins.of(path)
     if choices and value not in choices:
-        suggestion = difflib.get_close_matches(str(value), choices, n=1)
+        suggestion = _closest(str(value), list(choices))
         hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
         problems.append(
             Problem(_dotted(path), where, f"must be one of {', '.join(choices)}{hint_text}")
@@ -448,3 +446,10 @@ def _describe(value: Any) -> str:
 
 def _dotted(path: Path_) -> str:
     return ".".join(str(step) for step in path)
+
+
+def _closest(word: str, candidates: list[str]) -> list[str]:
+    """difflib's nearest match; imported here because only a broken config needs it."""
+    import difflib  # noqa: PLC0415
+
+    return difflib.get_close_matches(word, candidates, n=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import NewType
 
 # Seconds, written as a number or a Prometheus-style duration such as "90s", "5m" or "1h30m".
@@ -92,9 +91,10 @@ def resolve_secret(text: str) -> Secret:
             raise ValueError(f"environment variable {name} is not set")
         return Secret(os.environ[name])
     if text.startswith("file:"):
-        path = Path(text[len("file:") :])
+        path = text[len("file:") :]
         try:
-            return Secret(path.read_text(encoding="utf-8").rstrip("\r\n"))
+            with open(path, encoding="utf-8") as handle:
+                return Secret(handle.read().rstrip("\r\n"))
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or type(error).__name__
             raise ValueError(f"cannot read secret file {path}: {reason}") from None
