@@ -460,6 +460,24 @@ requests_ = st.one_of(
         st.booleans(),
     ),
     st.binary(min_size=1, max_size=2048),
+    # Well-formed requests with odd headers and bodies, so the dispatch and handlers are reached
+    # and not only the request parser.
+    st.builds(
+        _request,
+        st.sampled_from(["GET", "HEAD", "POST"]),
+        st.sampled_from(["/metrics", "/healthz", "/readyz", "/", "/api/v1/alerts"])
+        | st.text(max_size=30).map(lambda t: "/" + t),
+        st.just("HTTP/1.1"),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["Accept-Encoding", "Authorization", "Accept", "X-Junk"]),
+                st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+            ),
+            max_size=4,
+        ),
+        st.binary(max_size=256),
+        st.just(True),
+    ),
 )
 HTTP_COUNTS: dict[str, int] = {"requests": 0, "no_response": 0}
 
