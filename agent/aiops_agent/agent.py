@@ -423,7 +423,8 @@ class Agent:
         return _json(200 if healthy else 503, body)
 
     def _readyz(self, request: Request) -> Response:
-        ready = self._collections > 0
+        # The count goes up just before the first page is rendered: ready means there is a page.
+        ready = self._collections > 0 and bool(self._page)
         return _json(
             200 if ready else 503,
             {"status": "ready" if ready else "starting", "collections": self._collections},
