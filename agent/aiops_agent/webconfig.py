@@ -5,16 +5,14 @@ main config's machinery (errors name the key, file and line) and re-read on ever
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import os
 import re
-import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+
+if TYPE_CHECKING:  # ssl (OpenSSL, ~5 MiB RSS) is imported only when TLS is configured
+    import ssl
 
 from aiops_agent.config.errors import ConfigError, Problem
 
@@ -23,14 +21,10 @@ from aiops_agent.config.errors import ConfigError, Problem
 from aiops_agent.config.loader import _build, _Origins, _read_yaml
 from aiops_agent.config.schema import Config
 
-_TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+_TLS_VERSIONS = ("TLS12", "TLS13")  # oldest first
 # exporter-toolkit's names. Python's ssl cannot ask for a client certificate without verifying
 # it, so the two "accept any certificate" modes are refused at load rather than silently verified.
-_CLIENT_AUTH = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
+_CLIENT_AUTH = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
 _UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
 _BCRYPT_HASH = re.compile(r"^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$")
 INSTALL_HINT = "pip install 'aiops-agent[web]'"
@@ -55,7 +49,7 @@ class TlsServerConfig:
         choices=("", *_CLIENT_AUTH, *_UNVERIFIED_CLIENT_AUTH),
     )
     client_ca_file: str = key("", "CA bundle (PEM) that client certificates must chain to.")
-    min_version: str = key("TLS12", "Oldest TLS version accepted.", choices=tuple(_TLS_VERSIONS))
+    min_version: str = key("TLS12", "Oldest TLS version accepted.", choices=_TLS_VERSIONS)
     max_version: str = key(
         "", "Newest TLS version accepted; empty: the newest.", choices=("", *_TLS_VERSIONS)
     )
@@ -78,9 +72,14 @@ class BasicAuth:
     costs at most one core and cannot push good entries out."""
 
     def __init__(self, users: dict[str, str]) -> None:
+        import hashlib  # noqa: PLC0415 - like bcrypt, loaded only when auth is configured
+        import hmac  # noqa: PLC0415
+
         import bcrypt  # noqa: PLC0415  # the optional dependency, only when auth is configured
 
         self._bcrypt = bcrypt
+        self._sha256 = hashlib.sha256
+        self._compare = hmac.compare_digest
         self._users = {name: hashed.encode("ascii") for name, hashed in users.items()}
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -95,12 +94,12 @@ class BasicAuth:
             return False
         user, password = credentials
         hashed = self._users.get(user)
-        digest = hashlib.sha256(b"%s\0%s" % (password, hashed or b"")).digest()
+        digest = self._sha256(b"%s\0%s" % (password, hashed or b"")).digest()
         remembered = self._verified.get(user)
         if (
             hashed is not None
             and remembered is not None
-            and hmac.compare_digest(remembered, digest)
+            and self._compare(remembered, digest)
         ):
             return True
         with self._lock:
@@ -115,6 +114,9 @@ class BasicAuth:
 
 
 def _parse_basic(header: str) -> Optional[tuple[str, bytes]]:
+    import base64  # noqa: PLC0415 - only with basic auth configured
+    import binascii  # noqa: PLC0415
+
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -137,6 +139,8 @@ class WebSecurity(NamedTuple):
     ssl_context: Optional[ssl.SSLContext]
     auth: Optional[BasicAuth]
     source: str  # the web config file, "" when none
+    # Paths served without credentials even when auth is on (health probes).
+    open_paths: frozenset[str] = frozenset()
 
     @property
     def tls(self) -> bool:
@@ -144,6 +148,7 @@ class WebSecurity(NamedTuple):
 
 
 PLAIN = WebSecurity(None, None, "")
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def web_config_path(config: Config, config_path: Optional[str]) -> str:
@@ -160,7 +165,10 @@ def load_security(config: Config, config_path: Optional[str]) -> WebSecurity:
     if not path:
         return PLAIN
     try:
-        return load_web_config(path)
+        security = load_web_config(path)
+        if config.http.health_without_auth:
+            security = security._replace(open_paths=HEALTH_PATHS)
+        return security
     except ConfigError as error:
         # Problems with the file as a whole (unreadable, not YAML) name the key that points to it.
         raise ConfigError(
@@ -219,7 +227,9 @@ def _ssl_context(
         return None
     if auth_type != "NoClientCert" and not tls.client_ca_file:
         fail("client_auth_type", f"{auth_type} needs client_ca_file")
-    if tls.max_version and _TLS_VERSIONS[tls.max_version] < _TLS_VERSIONS[tls.min_version]:
+    if tls.max_version and _TLS_VERSIONS.index(tls.max_version) < _TLS_VERSIONS.index(
+        tls.min_version
+    ):
         fail("max_version", "is older than min_version")
     for name, marker in (("cert_file", b"CERTIFICATE-----"), ("key_file", b"PRIVATE KEY-----")):
         value = getattr(tls, name)
@@ -232,10 +242,13 @@ def _ssl_context(
                 fail(name, f"cannot read {value}: {error.strerror}")
     if any(p.path.startswith("tls_server_config") for p in problems):
         return None
+    import ssl  # noqa: PLC0415 - only when TLS is configured
+
+    versions = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _TLS_VERSIONS[tls.min_version]
+    context.minimum_version = versions[tls.min_version]
     if tls.max_version:
-        context.maximum_version = _TLS_VERSIONS[tls.max_version]
+        context.maximum_version = versions[tls.max_version]
     try:
         # A password callback that gives none: an encrypted key fails here instead of prompting
         # on the terminal of a service.
@@ -249,7 +262,11 @@ def _ssl_context(
             f"{_reason(error)} (do they belong together?)",
         )
         return None
-    context.verify_mode = _CLIENT_AUTH[auth_type]
+    context.verify_mode = {
+        "NoClientCert": ssl.CERT_NONE,
+        "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    }[auth_type]
     if tls.client_ca_file:
         try:
             context.load_verify_locations(cafile=resolve(tls.client_ca_file))
@@ -264,8 +281,9 @@ def _no_password() -> bytes:
 
 
 def _reason(error: Exception) -> str:
-    if isinstance(error, ssl.SSLError) and error.reason:
-        return str(error.reason)
+    reason = getattr(error, "reason", None)  # ssl.SSLError's OpenSSL reason code
+    if isinstance(reason, str) and reason:
+        return reason
     return getattr(error, "strerror", None) or str(error)
 
 

@@ -126,12 +126,16 @@ def test_secrets_stay_out_of_metrics_logs_and_errors(tmp_path: Path) -> None:
     }
     secrets = [PASSWORD, *SECRETS.values(), "T0KEN-8d2e4b1a"]
     with running_agent(config, env=SECRETS, auth=("prometheus", PASSWORD)) as agent:
-        # Every endpoint needs credentials.
+        # Every endpoint needs credentials, but the health probes (http.health_without_auth).
         anonymous = agent.auth
         agent.auth = None
-        for path in ("/metrics", "/healthz", "/readyz", "/", "/api/v1/alerts", "/nope"):
+        for path in ("/metrics", "/", "/api/v1/alerts", "/api/v1/silences", "/nope"):
             status, body = agent.get(path)
             assert status == 401, (path, status)
+            assert not leaks(body.decode(errors="replace"), secrets)
+        for path in ("/healthz", "/readyz"):
+            status, body = agent.get(path)
+            assert status == 200, (path, status)
             assert not leaks(body.decode(errors="replace"), secrets)
         for wrong in ("", "wrong", PASSWORD.upper(), PASSWORD + " "):
             status, _ = agent.get("/metrics", headers=auth_header("prometheus", wrong))

@@ -131,7 +131,7 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(pki: Pki, secured_agent: Ag
 
 def test_requests_without_valid_credentials_get_401(pki: Pki, secured_agent: AgentProcess) -> None:
     context = client_context(pki)
-    for path in ("/metrics", "/healthz", "/readyz", "/", "/nonexistent"):
+    for path in ("/metrics", "/", "/nonexistent", "/api/v1/alerts"):
         status, headers, body = https_get(secured_agent, path, context)
         assert status == 401, (path, status)
         assert headers["WWW-Authenticate"].startswith("Basic realm=")
@@ -148,6 +148,25 @@ def test_requests_without_valid_credentials_get_401(pki: Pki, secured_agent: Age
         assert https_get(secured_agent, "/metrics", context, headers)[0] == 401, headers
     status, _, body = https_get(secured_agent, "/metrics", context, basic(USER, PASSWORD))
     assert status == 200 and b"node_load1" in body
+
+
+def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path: Path) -> None:
+    """Kubelet and systemd probes carry no credentials; http.health_without_auth (default true)
+    leaves exactly /healthz and /readyz open."""
+    web = write_web_config(
+        tmp_path / "web.yml",
+        {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)}},
+    )
+    context = client_context(pki)
+    with running_agent({"http": {"web_config_file": str(web)}}, auth=(USER, PASSWORD)) as agent:
+        for path in ("/healthz", "/readyz"):
+            assert https_get(agent, path, context)[0] == 200, path
+        assert https_get(agent, "/metrics", context)[0] == 401
+        assert https_get(agent, "/healthz?x", context)[0] == 200
+    closed = {"http": {"web_config_file": str(web), "health_without_auth": False}}
+    with running_agent(closed, auth=(USER, PASSWORD)) as agent:
+        for path in ("/healthz", "/readyz"):
+            assert https_get(agent, path, context)[0] == 401, path
 
 
 def test_tls_version_floor_plain_http_and_stalled_handshakes(pki: Pki, tmp_path: Path) -> None:
@@ -215,7 +234,7 @@ def test_verified_passwords_are_cached(pki: Pki, tmp_path: Path) -> None:
         count = 20
         started = time.perf_counter()
         for _ in range(count):  # keep-alive: the cost measured is the auth check, not handshakes
-            connection.request("GET", "/readyz", headers=basic(USER, PASSWORD))
+            connection.request("GET", "/metrics", headers=basic(USER, PASSWORD))
             response = connection.getresponse()
             response.read()
             assert response.status == 200
@@ -235,17 +254,17 @@ def test_sighup_rereads_the_web_config(pki: Pki, tmp_path: Path) -> None:
     )
     context = client_context(pki)
     with running_agent({"http": {"web_config_file": str(web)}}, auth=(USER, "one")) as agent:
-        assert https_get(agent, "/readyz", context, basic(USER, "one"))[0] == 200
+        assert https_get(agent, "/metrics", context, basic(USER, "one"))[0] == 200
         write_web_config(
             web,
             {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: bcrypt_hash("two")}},
         )
         agent.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 15
-        while https_get(agent, "/readyz", context, basic(USER, "one"))[0] != 401:
+        while https_get(agent, "/metrics", context, basic(USER, "one"))[0] != 401:
             assert time.monotonic() < deadline, "the new password file was not applied"
             time.sleep(0.2)
-        assert https_get(agent, "/readyz", context, basic(USER, "two"))[0] == 200
+        assert https_get(agent, "/metrics", context, basic(USER, "two"))[0] == 200
 
         # A broken web config on reload: rejected, and the previous settings stay in effect.
         web.write_text("tls_server_config:\n  cert_file: /nonexistent.pem\n", encoding="utf-8")
@@ -255,7 +274,7 @@ def test_sighup_rereads_the_web_config(pki: Pki, tmp_path: Path) -> None:
         while "aiops_agent_config_last_reload_successful 0" not in agent.metrics():
             assert time.monotonic() < deadline, "the broken web config was not rejected"
             time.sleep(0.2)
-        assert https_get(agent, "/readyz", context, basic(USER, "two"))[0] == 200
+        assert https_get(agent, "/metrics", context, basic(USER, "two"))[0] == 200
         rejected = [
             r for r in agent.log_records() if r.get("msg", "").startswith("reload rejected")
         ]

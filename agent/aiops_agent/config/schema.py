@@ -53,6 +53,11 @@ class HttpSection:
         "(tls_server_config, basic_auth_users), relative to this file's directory, re-read on "
         "reload. Empty: plain HTTP without auth. See docs/security.md.",
     )
+    health_without_auth: bool = key(
+        True,
+        "With basic auth on, still serve /healthz and /readyz without credentials, so kubelet and "
+        "systemd probes need none; they tell only whether the agent is up and ready.",
+    )
 
 
 @dataclass(frozen=True)
