@@ -257,3 +257,43 @@ def test_real_host_collection_is_complete() -> None:
     with open("/proc/meminfo") as meminfo:
         total_kib = int(meminfo.readline().split()[1])
     assert value(f, "node_memory_MemTotal_bytes") == total_kib * 1024
+
+
+def test_many_hung_mounts_do_not_starve_healthy_ones(
+    host_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five mounts whose statvfs never returns (more than the starting workers): each is reported
+    as a device error and stalled, and the healthy root is still read, every cycle."""
+    import threading
+
+    from aiops_agent.collectors import filesystem
+
+    hung = [f"/hung{i}" for i in range(5)]
+    mounts = host_tree / "proc/1/mounts"
+    mounts.write_text(
+        mounts.read_text() + "".join(f"nfs:/{i} {p} nfs4 rw 0 0\n" for i, p in enumerate(hung))
+    )
+    release = threading.Event()
+    real_statvfs = os.statvfs
+
+    def statvfs(path: str) -> os.statvfs_result:
+        if os.path.basename(path).startswith("hung"):
+            release.wait(30)
+        return real_statvfs(path if not os.path.basename(path).startswith("hung") else host_tree)
+
+    monkeypatch.setattr(filesystem.os, "statvfs", statvfs)
+    section = CollectorsSection(filesystem=FilesystemCollector(stat_timeout=0.2))
+    collector = next(
+        c for c in build_collectors(section, HostPaths.under(str(host_tree))) if c.name == "filesystem"
+    )
+    try:
+        for _ in range(2):
+            f = families_by_name(collector.collect())
+            root = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+            assert value(f, "node_filesystem_device_error", **root) == 0
+            for index, path in enumerate(hung):
+                labels = {"device": f"nfs:/{index}", "fstype": "nfs4", "mountpoint": path}
+                assert value(f, "node_filesystem_device_error", **labels) == 1
+            assert value(f, "aiops_agent_filesystem_stalled_mounts") == 5
+    finally:
+        release.set()

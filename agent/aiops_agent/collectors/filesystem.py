@@ -14,7 +14,8 @@ from aiops_agent.config.schema import FilesystemCollector as FilesystemSettings
 from aiops_agent.host import HostPaths, read_text
 from aiops_agent.model import MetricFamily, Sample, gauge
 
-_WORKERS = 4  # at most this many hung statvfs calls can pile up; later ones time out in the queue
+_WORKERS = 2  # started at once; more are added while others are stuck on hung mounts
+_MAX_WORKERS = 32  # past this many hung mounts, further calls wait in the queue and time out
 
 
 class _StatCall:
@@ -31,12 +32,24 @@ class _StatCall:
 
 class _StatWorkers:
     """Daemon threads that run statvfs. Not concurrent.futures: its executor joins its threads at
-    interpreter exit, so one call hung on a dead NFS server would keep the agent from stopping."""
+    interpreter exit, so one call hung on a dead NFS server would keep the agent from stopping.
+    A thread stuck on a hung mount is replaced, up to a cap, so healthy mounts keep being read
+    however many network mounts hang."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, limit: int) -> None:
         self._calls: queue.SimpleQueue[_StatCall] = queue.SimpleQueue()
-        for index in range(count):
-            threading.Thread(target=self._work, name=f"statvfs-{index}", daemon=True).start()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads = 0
+        self._limit = limit
+        for _ in range(count):
+            self._start()
+
+    def _start(self) -> None:
+        self._threads += 1
+        self._idle += 1
+        name = f"statvfs-{self._threads}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _work(self) -> None:
         while True:
@@ -46,9 +59,15 @@ class _StatWorkers:
             except OSError as error:
                 call.error = error
             call.done.set()
+            with self._lock:
+                self._idle += 1
 
     def submit(self, path: str) -> _StatCall:
         call = _StatCall(path)
+        with self._lock:
+            if self._idle == 0 and self._threads < self._limit:
+                self._start()
+            self._idle -= 1
         self._calls.put(call)
         return call
 
@@ -100,7 +119,7 @@ class FilesystemCollector:
         self._include_type = (
             re.compile(settings.fs_types_include) if settings.fs_types_include else None
         )
-        self._workers = _StatWorkers(_WORKERS)
+        self._workers = _StatWorkers(_WORKERS, _MAX_WORKERS)
         self._stuck: dict[str, _StatCall] = {}
 
     def _wanted(self, mount: Mount) -> bool:
