@@ -153,6 +153,12 @@ class AlertingPlugin:
             else:
                 for event in events:
                     self._notifications[event.status] += 1
+        live = getattr(self._sink, "live", None)  # optional part of the Sink interface
+        if live is not None:
+            try:
+                live({alert.fingerprint for alert in self._lifecycle.alerts()})
+            except Exception as error:  # a notifier bug must not stop evaluation
+                self._errors.error("live", "alert reconciliation failed", error=repr(error))
         cutoff = now - SERIES_STALE_AFTER
         self._rates.forget_older_than(cutoff)
         self._evaluator.forget_older_than(cutoff, names)

@@ -23,6 +23,10 @@ class Sink(Protocol):
 
     def close(self, timeout: float) -> None: ...
 
+    # Optional: live(fingerprints: set[str]) -> None, called after each evaluation (after its
+    # submit) with the alerts tracked (pending or firing); the dispatcher uses it to resolve alerts
+    # it re-sends to Alertmanager that the evaluator no longer knows (e.g. after a restart).
+
 
 class LogSink:
     """Logs each notification; the fallback when no dispatcher is available."""

@@ -81,6 +81,24 @@ class Dispatcher:
         for _ in batch:
             stats.observe_latency(time.perf_counter() - started)
 
+    def live(self, fingerprints: set[str]) -> None:
+        """After each evaluation (and after its submit()): the alerts the evaluator tracks now,
+        pending or firing. Receivers that re-send active alerts resolve the ones no longer
+        tracked that no resolve is on its way for (see DeliveryWorker.reconcile)."""
+        with self._lock:
+            workers = list(self._workers.values())
+        now = time.time()
+        for worker in workers:
+            try:
+                worker.reconcile(fingerprints, now)
+            except Exception as error:  # one receiver's failure must not stop the others
+                self._errors.error(
+                    f"notify-live:{worker.name}",
+                    "could not reconcile re-sent alerts",
+                    receiver=worker.name,
+                    error=type(error).__name__,
+                )
+
     # --- plugin-style lifecycle ----------------------------------------------------------------
     def metrics(self) -> list[MetricFamily]:
         with self._lock:

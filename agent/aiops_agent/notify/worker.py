@@ -5,6 +5,7 @@ dead-letters what the receiver rejects for good."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -53,6 +54,8 @@ class DeliveryWorker:
         # Alerts re-sent while active (Alertmanager): fingerprint -> (latest event, resend until).
         self._active: dict[str, tuple[AlertEvent, Optional[float]]] = {}
         self._next_resend = 0.0
+        # Fingerprints whose resolve was submitted and is not delivered yet (see reconcile).
+        self._resolving: set[str] = set()
 
     def start(self) -> None:
         if self._sender.resend_interval is not None:
@@ -64,8 +67,47 @@ class DeliveryWorker:
     def submit(self, events: list[AlertEvent]) -> None:
         """Called by the submitting thread: a write to the outbox, then a wake-up."""
         self._stats.add("submitted", len(events))
+        if self._sender.resend_interval is not None:
+            for event in events:
+                if event.status == "resolved":
+                    self._resolving.add(event.fingerprint)
+                else:
+                    self._resolving.discard(event.fingerprint)
         self.queue.add(events, time.time())
         self._wake.set()
+
+    def reconcile(self, live: set[str], now: float) -> None:
+        """Called by the evaluating thread with the alerts it tracks (pending or firing), right
+        after it submitted that evaluation's events. A firing alert this receiver keeps re-sending
+        but the evaluator no longer tracks, and whose resolve is not on its way, would be re-sent
+        (and kept active by Alertmanager) forever: it fired in a previous run of the agent (alerts
+        live in memory, the re-send list in the outbox) and its condition ended or its rule went
+        away while the agent was down, or it fired just before a restart with its notification
+        still queued. Resolve it now, through the queue like any other notification."""
+        if self._sender.resend_interval is None:
+            return
+        stale = [
+            event
+            for fingerprint, (event, until) in self._active.copy().items()
+            if until is None
+            and event.status == "firing"
+            and fingerprint not in live
+            and fingerprint not in self._resolving
+        ]
+        if not stale:
+            return
+        log.info(
+            "resolving re-sent alerts the evaluator no longer tracks",
+            extra={"receiver": self.name, "count": len(stale)},
+        )
+        self.submit(
+            [
+                dataclasses.replace(
+                    event, status="resolved", ends_at=now, sequence=event.sequence + 1
+                )
+                for event in stale
+            ]
+        )
 
     def update(self, sender: Sender, settings: OutboxSection) -> None:
         """Take a reloaded configuration. The old sender may be mid-request: it is closed by the
@@ -183,6 +225,8 @@ class DeliveryWorker:
             else:
                 self._active.pop(event.fingerprint, None)
                 self.queue.clear_active([event.fingerprint])
+            if event.status == "resolved":
+                self._resolving.discard(event.fingerprint)
 
     def _resend_active(self, sender: Sender, now: float) -> float:
         idle = max(min(IDLE_WAIT, self._next_expiry - now), 0.01)
