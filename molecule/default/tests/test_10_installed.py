@@ -1,0 +1,131 @@
+"""The state after converge: who owns what, the unit and its sandbox, the agent answering."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import BIN, CONFIG, SERVICE, http_get, metric
+
+
+def test_user_and_group(host):
+    user = host.user("aiops-agent")
+    assert user.exists
+    assert user.group == "aiops-agent"
+    assert user.shell in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
+    assert user.uid < 1000, "a system user"
+    assert host.group("aiops-agent").exists
+
+
+def test_file_owners_and_modes(host):
+    expected = {
+        "/etc/aiops-agent": ("root", "aiops-agent", 0o750),
+        CONFIG: ("root", "aiops-agent", 0o640),
+        "/etc/aiops-agent/secrets": ("root", "aiops-agent", 0o750),
+        "/var/lib/aiops-agent": ("aiops-agent", "aiops-agent", 0o750),
+        "/etc/systemd/system/aiops-agent.service": ("root", "root", 0o644),
+        "/opt/aiops-agent/venv": ("root", "root", 0o755),
+    }
+    for path, (owner, group, mode) in expected.items():
+        f = host.file(path)
+        assert f.exists, path
+        assert (f.user, f.group, f.mode) == (owner, group, mode), path
+
+
+def test_config_is_valid_and_rendered_from_variables(host):
+    assert host.run(f"{BIN} check-config --config {CONFIG}").rc == 0
+    text = host.file(CONFIG).content_string
+    assert "listen: 127.0.0.1:9877" in text
+    assert "state_dir: /var/lib/aiops-agent" in text
+
+
+def test_service_enabled_and_active(host):
+    service = host.service(SERVICE)
+    assert service.is_enabled
+    assert service.is_running
+
+
+def test_unit_properties(host):
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            f"systemctl show {SERVICE} -p Type -p WatchdogUSec -p Restart -p User -p NoNewPrivileges"
+            " -p ProtectSystem -p ProtectHome -p PrivateTmp -p PrivateDevices -p ProtectProc"
+            " -p ProcSubset -p CapabilityBoundingSet -p RestrictNamespaces -p MemoryDenyWriteExecute"
+            " -p SystemCallArchitectures -p PrivateUsers -p ProtectKernelTunables -p NotifyAccess"
+        ).splitlines()
+    )
+    assert props["Type"] == "notify"
+    assert props["NotifyAccess"] == "main"
+    assert props["WatchdogUSec"] == "30s"
+    assert props["Restart"] == "on-failure"
+    assert props["User"] == "aiops-agent"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    # read-only, not yes/tmpfs: statvfs of /home must still see the real file system.
+    assert props["ProtectHome"] == "read-only"
+    assert props["PrivateTmp"] == "yes"
+    assert props["PrivateDevices"] == "yes"
+    # Nothing that hides processes from the agent.
+    assert props["ProtectProc"] == "default"
+    assert props["ProcSubset"] == "all"
+    assert props["CapabilityBoundingSet"] == ""
+    assert props["RestrictNamespaces"] == "yes"
+    assert props["MemoryDenyWriteExecute"] == "yes"
+    assert props["PrivateUsers"] == "yes"
+    assert props["ProtectKernelTunables"] == "yes"
+
+
+def test_systemd_analyze_security_score(host):
+    out = host.check_output(f"systemd-analyze security --no-pager {SERVICE}.service")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+    print(f"systemd-analyze security {SERVICE}: {score}")
+    assert score <= 2.0, out
+
+
+def test_healthz(host):
+    status, body = http_get(host, "/healthz")
+    assert status == 200, body
+    assert json.loads(body)["status"] == "ok"
+
+
+def test_metrics_and_build_info(host):
+    status, body = http_get(host, "/metrics")
+    assert status == 200
+    assert 'aiops_agent_build_info{version="0.1.0"' in body
+    assert host.check_output(f"{BIN} --version") == "aiops-agent 0.1.0"
+
+
+def test_version_fact(host):
+    fact = json.loads(host.file("/etc/ansible/facts.d/aiops_agent.fact").content_string)
+    assert fact["version"] == "0.1.0"
+
+
+def test_agent_sees_home_through_protecthome(host):
+    # /home is a tmpfs of its own in this scenario; ProtectHome=yes or tmpfs would hide it.
+    series = metric(host, "node_filesystem_size_bytes", 'mountpoint="/home"')
+    assert series, "the agent does not see the /home mount"
+    size = series[0][1]
+    statvfs = "import os; s = os.statvfs('/home'); print(s.f_blocks * s.f_frsize)"
+    assert size == float(host.check_output(f'python3 -c "{statvfs}"'))
+    pid = host.check_output(f"systemctl show -p MainPID --value {SERVICE}")
+    mountinfo = host.file(f"/proc/{pid}/mountinfo").content_string
+    home = [line for line in mountinfo.splitlines() if line.split()[4] == "/home"]
+    assert home and " ro," in " " + home[-1].split()[5] + ",", "ProtectHome=read-only not applied"
+
+
+def test_agent_counts_every_process(host):
+    # Processes of other users (root's systemd, journald, ...) must be counted: no
+    # ProtectProc=invisible, no ProcSubset=pid. Count the long-lived ones from outside.
+    daemons = host.check_output("ps -e -o ppid=,pid= | awk '$1 == 1 || $2 == 1' | wc -l")
+    counted = metric(host, "node_processes_pids")
+    assert counted, "node_processes_pids missing"
+    assert counted[0][1] >= int(daemons), (counted, daemons)
+
+
+def test_no_network_host_is_air_gapped(host):
+    # aiops-deb13 runs with network: none; the install must have needed nothing but the wheelhouse.
+    if host.backend.name != "aiops-deb13":
+        return
+    routes = host.check_output("ip -o route show")
+    assert routes == "", routes
