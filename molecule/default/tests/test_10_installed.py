@@ -37,6 +37,11 @@ def test_config_is_valid_and_rendered_from_variables(host):
     text = host.file(CONFIG).content_string
     assert "listen: 127.0.0.1:9877" in text
     assert "state_dir: /var/lib/aiops-agent" in text
+    # The receiver's URL is a secret: referenced by path, its value only in the secret file.
+    assert "url: file:/etc/aiops-agent/secrets/ops-webhook-url" in text
+    assert "s3cr3t" not in text
+    secret = host.file("/etc/aiops-agent/secrets/ops-webhook-url")
+    assert (secret.user, secret.group, secret.mode) == ("root", "aiops-agent", 0o640)
 
 
 def test_service_enabled_and_active(host):

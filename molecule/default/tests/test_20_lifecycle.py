@@ -20,7 +20,17 @@ from conftest import (
     run_playbook,
 )
 
-DEBUG = ("-e", "aiops_agent_log_level=debug")
+ROTATED = "http://127.0.0.1:9/rotated-s3cr3t-token"
+# The config change of the reload step (kept in later steps): a log level and a rotated secret.
+DEBUG = (
+    "-e",
+    json.dumps(
+        {
+            "aiops_agent_log_level": "debug",
+            "aiops_agent_receiver_secrets": {"ops-webhook-url": ROTATED},
+        }
+    ),
+)
 
 
 def snapshot():
@@ -42,7 +52,7 @@ def steps():
     results = {}
     before = snapshot()
 
-    check = run_playbook(check=True)
+    check = run_playbook(check=True)  # --check --diff
     results["check"] = (check, before, snapshot())
 
     time.sleep(1.1)  # reload timestamps have a resolution of the clock; make a change visible
@@ -79,6 +89,12 @@ def test_config_change_reloads_with_same_pid(steps, host):
     assert after[name]["pid"] == before[name]["pid"], "the agent was restarted, not reloaded"
     assert after[name]["reload_ts"] > (before[name]["reload_ts"] or 0), "no reload seen"
     assert "level: debug" in host.file(CONFIG).content_string
+    secret = host.file("/etc/aiops-agent/secrets/ops-webhook-url")
+    assert (secret.user, secret.group, secret.mode) == ("root", "aiops-agent", 0o640)
+    assert secret.content_string == ROTATED
+    # no_log and diff: false keep the secret out of the play's output, even with --diff.
+    assert "rotated-s3cr3t" not in result.stdout
+    assert "rotated-s3cr3t" not in host.file(CONFIG).content_string
 
 
 def test_upgrade_restarts_into_the_new_version(steps, host):

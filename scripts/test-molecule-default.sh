@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Lint the Ansible content and run the Molecule scenario molecule/default (role aiops_agent on
+# Debian 12 and 13 systemd containers, one without network) from a fresh Debian 12 machine.
+# Expects a Python venv's bin on PATH (the caller creates it); installs requirements-ansible.txt
+# into it, the apt packages podman needs (only if missing) and the container images.
+# Exits non-zero on any failure.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+cd "$repo"
+start=$SECONDS
+step() { echo "== [$((SECONDS - start)) s] $*"; }
+
+step "apt packages"
+need=()
+for tool in podman runc debootstrap; do command -v "$tool" >/dev/null || need+=("$tool"); done
+# Testinfra runs `podman exec`; the role's checks need nothing else on the controller.
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+step "pip install -r requirements-ansible.txt"
+python3 -m pip install -q --disable-pip-version-check -r requirements-ansible.txt
+
+# shellcheck source=podman-env.sh
+source "$here/podman-env.sh"
+
+step "container images"
+"$here/build-images.sh" bookworm trixie
+
+step "yamllint"
+yamllint -s roles/aiops_agent roles/aiops_agent_config playbooks inventory.example molecule/default \
+    .yamllint .ansible-lint
+
+step "ansible-lint (production profile)"
+ansible-lint --offline roles/aiops_agent roles/aiops_agent_config playbooks molecule/default
+
+step "argument_specs match defaults"
+python3 -m pytest -q -p no:cacheprovider tests/unit/test_role_argument_specs.py
+
+step "molecule test"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+molecule test -s default
+
+step "done in $((SECONDS - start)) s"
