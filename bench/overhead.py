@@ -176,7 +176,13 @@ def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:  # noqa: PLR0915
         cwd=workdir,
         env={**os.environ, "HOME": str(workdir)},
     )
-    record: dict[str, Any] = {"agent": spec.name, "rep": rep, "slot": slot, "command": cmd}
+    record: dict[str, Any] = {
+        "agent": spec.name,
+        "rep": rep,
+        "slot": slot,
+        "command": cmd,
+        "git": bl.git_head(),
+    }
     try:
         first = bl.wait_first_good(port, spec.path, spec.marker, started, START_TIMEOUT, process)
         record["start_to_first_good_s"] = first

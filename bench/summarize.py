@@ -15,7 +15,6 @@ import benchlib as bl
 
 IMG = bl.BENCH / "img"
 RESULTS = bl.BENCH / "RESULTS.md"
-EXTRA = bl.BENCH / "improvements.json"  # before/after figures kept across runs (committed)
 
 
 def load(name: str) -> Optional[dict[str, Any]]:
@@ -587,19 +586,6 @@ in-process (or a config change), next to the unchanged agent through the same wr
 """
 
 
-# --- improvements -----------------------------------------------------------------------------
-def improvements_section() -> str:
-    if not EXTRA.exists():
-        return ""
-    items = json.loads(EXTRA.read_text())
-    rows = [[i["change"], i["figure"], i["before"], i["after"], i["how"]] for i in items]
-    return (
-        "## Before / after\n\n"
-        + table(["change", "figure", "before", "after", "measured how"], rows)
-        + "\n"
-    )
-
-
 def main() -> int:
     overhead = load("overhead.json")
     host = load("growth_host.json")
@@ -627,7 +613,6 @@ def main() -> int:
             nab_section(),
             profile_section(prof),
             variants_section(load("variants.json")),
-            improvements_section(),
         ]
     )
     RESULTS.write_text(text)
