@@ -483,6 +483,44 @@ def fetch(port: int) -> bytes:
     return body
 
 
+# --- 5. CPU budget ---------------------------------------------------------------------------
+def idle_cpu(variant: str = "") -> dict[str, Any]:
+    """CPU of an agent that neither collects (interval 1 h, after its first collection) nor is
+    scraped: the cost of its threads waking up."""
+    work = Path(tempfile.mkdtemp(prefix="aiops-bench-idle-"))
+    seconds = 10 if QUICK else 40
+    try:
+        process, _, _ = start_agent(work, interval="3600s", env={"VARIANT": variant})
+        time.sleep(3)
+        cpu0 = bl.tree_cpu_ns(process.pid)
+        switches0 = _switches(process.pid)
+        time.sleep(seconds)
+        cpu1 = bl.tree_cpu_ns(process.pid)
+        switches1 = _switches(process.pid)
+        bl.stop(process)
+        return {
+            "variant": variant or "unchanged",
+            "seconds": seconds,
+            "cpu_percent": 100 * (cpu1 - cpu0) / 1e9 / seconds,
+            "wakeups_per_s": (switches1 - switches0) / seconds,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _switches(pid: int) -> int:
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("voluntary_ctxt_switches"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 # --- 4. py-spy ------------------------------------------------------------------------------
 def pyspy() -> dict[str, Any]:
     if not os.path.exists(PY_SPY):
@@ -606,6 +644,8 @@ def main() -> int:
     document["collection"] = collection()
     bl.log("profile: strace")
     document["repeated_reads"] = repeated_reads()
+    bl.log("profile: idle CPU")
+    document["idle_cpu"] = [idle_cpu(""), idle_cpu("quiet_http")]
     bl.log("profile: py-spy")
     document["pyspy"] = pyspy()
     path = bl.write_json("profile.json", document)

@@ -505,6 +505,11 @@ def profile_section(doc: Optional[dict[str, Any]]) -> str:
                 )
                 + ".\n"
             )
+    for idle in doc.get("idle_cpu", []):
+        parts.append(
+            f"**Idle cost** (`{idle['variant']}`: no collection, no scrape, {idle['seconds']} s): "
+            f"{f(idle['cpu_percent'], 4)} % of a core, {f(idle['wakeups_per_s'], 1)} wake-ups/s.\n"
+        )
     reads = doc.get("repeated_reads", {})
     if reads and "error" not in reads:
         parts.append(
