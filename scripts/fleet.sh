@@ -98,7 +98,7 @@ up() {
     ensure_tools
     "$here/build-images.sh" bookworm trixie
     # Internal: the fleet reaches nothing beyond this machine (the deployment needs no network).
-    podman network exists "$network" || podman network create --internal "$network" >/dev/null
+    podman network exists "$network" || podman network create --internal "$network" >/dev/null 2>&1
     for i in $(seq 1 "$count"); do
         name="aiops-fleet-$i"
         suite=bookworm
