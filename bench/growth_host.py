@@ -14,6 +14,7 @@ AGENT, NODE_EXPORTER.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,14 @@ def fetch(port: int) -> bytes:
     return body if status == 200 else b""
 
 
+def collector_ms(page: bytes) -> dict[str, float]:
+    """aiops_agent_collector_duration_seconds of the latest collection, per collector (ms)."""
+    found = re.findall(
+        rb'^aiops_agent_collector_duration_seconds\{collector="([^"]+)"\} (\S+)$', page, re.M
+    )
+    return {name.decode(): 1e3 * float(value) for name, value in found}
+
+
 def measure_agent(workdir: Path) -> dict[str, Any]:
     port = bl.free_port()
     config = workdir / "agent.yaml"
@@ -105,6 +114,7 @@ def measure_agent(workdir: Path) -> dict[str, Any]:
             "pss_kib": memory["pss_kib"],
             "series": bl.series_count(page1),
             "page_bytes": len(page1),
+            "collector_ms": collector_ms(page1),
         }
     finally:
         bl.stop(process)
@@ -198,8 +208,16 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             mine = [r for r in rows if r["agent"] == name and r["count"] == count and cpu_key in r]
             if not mine:
                 continue
+            breakdown: dict[str, list[float]] = {}
+            for r in mine:
+                for collector, ms in r.get("collector_ms", {}).items():
+                    breakdown.setdefault(collector, []).append(ms)
             points.append(
                 {
+                    "collector_ms": {
+                        c: bl.median(v)
+                        for c, v in sorted(breakdown.items(), key=lambda kv: -bl.median(kv[1]))
+                    },
                     "count": count,
                     "cpu_ms": bl.median(r[cpu_key] for r in mine),
                     "rss_mib": bl.median(r["rss_kib"] for r in mine) / 1024,

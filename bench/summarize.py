@@ -220,6 +220,19 @@ def growth_host_section(doc: Optional[dict[str, Any]]) -> str:
                 s["verdict_rss"],
             ]
         )
+    collector_text = ""
+    agent = doc["summary"].get("aiops-agent")
+    if agent and agent["points"] and agent["points"][-1].get("collector_ms"):
+        last = agent["points"][-1]
+        first = agent["points"][0]
+        collector_text = (
+            f"aiops-agent per collector at N={first['count']} -> N={last['count']} (ms, wall): "
+            + ", ".join(
+                f"{c} {f(first['collector_ms'].get(c), 2)} -> {f(ms, 2)}"
+                for c, ms in list(last["collector_ms"].items())[:6]
+            )
+            + "."
+        )
     return f"""### Host size: mount points and network interfaces
 
 N tmpfs mounts and N {st.get("interface_kind") or "dummy"} interfaces added inside a private mount
@@ -244,6 +257,8 @@ node_exporter, for reference, collects per scrape: CPU per scrape at one scrape 
             verdicts,
         )
     }
+
+{collector_text}
 
 The log-log slope of the added cost (cost at N minus cost at N=1, against N-1) gives the order of
 growth: 1 is linear, below 1 better than linear.
