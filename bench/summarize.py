@@ -98,6 +98,13 @@ def overhead_section(doc: Optional[dict[str, Any]]) -> str:
     rows.append(
         ["page size, uncompressed (bytes)", *(f(summary[n]["page_bytes"], 0) for n in names), ""]
     )
+    commits = sorted({r.get("git", "") for r in doc["runs"] if r["agent"] == "aiops-agent"})
+    commit_note = (
+        f"\n**The agent changed during this run** (commits {', '.join(commits)}): per-run figures "
+        "are in overhead.json.\n"
+        if len(commits) > 1
+        else ""
+    )
     targets = doc.get("targets", {})
     target_rows = [
         ["RSS ≤ node_exporter's", f(targets.get("rss_at_most_node_exporter"))],
@@ -122,7 +129,7 @@ Machine: {m["cpus"]} CPUs ({m["cpu_model"]}), kernel {m["kernel"]}, agent at `{m
 Versions: {versions}.
 
 {table(header, rows)}
-
+{commit_note}
 Targets:
 
 {table(["target", "met"], target_rows)}
@@ -467,15 +474,31 @@ def profile_section(doc: Optional[dict[str, Any]]) -> str:
     )
     parts.append("")
     importers = imp.get("first_importer", {})
-    parts.append(
-        table(
-            ["stdlib module", "RSS KiB on its own (over yaml)", "pulled in by"],
-            [
-                [e["module"], e["rss_kib"], importers.get(e["module"]) or "-"]
-                for e in rss["marginal_kib_over_yaml"][:12]
-            ],
+    savings = rss.get("lazy_import_savings") or []
+    if savings:
+        parts.append(
+            "\nWhat each module the agent imports costs, measured by removal: RSS of importing "
+            "every non-agent module the agent loads ("
+            f"{savings[0]['all_non_agent_modules_kib'] / 1024:.1f} MiB) minus the same without "
+            "that module's import subtree (what other modules still need is imported anyway); "
+            "i.e. the saving if it were imported only where used. Modules with no agent importer "
+            "were imported lazily by the standard library at run time.\n"
         )
-    )
+        parts.append(
+            table(
+                ["module", "saves KiB", "modules in its subtree", "first imported by"],
+                [
+                    [
+                        e["module"],
+                        e["saves_kib"],
+                        e["subtree"],
+                        importers.get(e["module"].split(".")[0]) or "-",
+                    ]
+                    for e in savings[1:13]
+                ],
+            )
+        )
+        parts.append("")
     if "error" in col:
         parts.append(f"\nCollection profile failed: {col['error'][:500]}\n")
     else:
