@@ -6,8 +6,8 @@ About twenty small sysfs reads per interface."""
 from __future__ import annotations
 
 import os
-import re
 
+from aiops_agent.collectors.netdev import InterfaceFilter
 from aiops_agent.config.schema import NetdevCollector as NetdevSettings
 from aiops_agent.host import HostPaths, read_text
 from aiops_agent.model import MetricFamily, Sample, counter, gauge
@@ -60,15 +60,7 @@ class NetclassCollector:
 
     def __init__(self, settings: NetdevSettings, host: HostPaths) -> None:
         self._root = os.path.join(host.sys, "class/net")
-        self._exclude = re.compile(settings.device_exclude) if settings.device_exclude else None
-        self._exclude_virtual = settings.exclude_virtual
-
-    def _wanted(self, device: str) -> bool:
-        if self._exclude and self._exclude.search(device):
-            return False
-        if self._exclude_virtual:
-            return os.path.exists(os.path.join(self._root, device, "device"))
-        return True
+        self._wanted = InterfaceFilter(settings, host)
 
     def collect(self) -> list[MetricFamily]:
         up = gauge("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.")

@@ -16,21 +16,29 @@ _TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "co
 _STATS = [f"receive_{n}" for n in _RECEIVE] + [f"transmit_{n}" for n in _TRANSMIT]
 
 
+class InterfaceFilter:
+    """Which interfaces the netdev settings let through; shared by netdev and netclass so both
+    report the same set."""
+
+    def __init__(self, settings: NetdevSettings, host: HostPaths) -> None:
+        self._sys_class_net = os.path.join(host.sys, "class/net")
+        self._exclude = re.compile(settings.device_exclude) if settings.device_exclude else None
+        self._exclude_virtual = settings.exclude_virtual
+
+    def __call__(self, device: str) -> bool:
+        if self._exclude and self._exclude.search(device):
+            return False
+        if self._exclude_virtual:  # a virtual interface has no backing device in sysfs
+            return os.path.exists(os.path.join(self._sys_class_net, device, "device"))
+        return True
+
+
 class NetdevCollector:
     name = "netdev"
 
     def __init__(self, settings: NetdevSettings, host: HostPaths) -> None:
         self._path = host.proc_of_host("net/dev")
-        self._sys_class_net = os.path.join(host.sys, "class/net")
-        self._exclude = re.compile(settings.device_exclude) if settings.device_exclude else None
-        self._exclude_virtual = settings.exclude_virtual
-
-    def _wanted(self, device: str) -> bool:
-        if self._exclude and self._exclude.search(device):
-            return False
-        if self._exclude_virtual:
-            return os.path.exists(os.path.join(self._sys_class_net, device, "device"))
-        return True
+        self._wanted = InterfaceFilter(settings, host)
 
     def collect(self) -> list[MetricFamily]:
         families = [
