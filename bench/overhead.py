@@ -79,6 +79,19 @@ class Aiops(Spec):
         return [AGENT, "run", "--config", str(config), "--log-format", "json"]
 
 
+class AiopsTuned(Aiops):
+    """The same agent through bench/variants/agent_variant.py with TUNED_VARIANTS applied: the
+    suggested changes, measured under the same schedule as the rest."""
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        cmd = super().command(port, workdir)
+        python = os.environ.get("AGENT_PYTHON") or str(Path(AGENT).resolve().parent / "python")
+        return [python, str(bl.BENCH / "variants" / "agent_variant.py"), *cmd[1:]]
+
+
+TUNED_VARIANTS = os.environ.get("TUNED_VARIANTS", "raw_reads,quiet_http,ascii_host")
+
+
 class NodeExporter(Spec):
     def command(self, port: int, workdir: Path) -> list[str]:
         return [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"]
@@ -103,12 +116,13 @@ SPECS = {
     "aiops-agent": Aiops("aiops-agent", "/metrics", b"\nnode_cpu_seconds_total{"),
     "node_exporter": NodeExporter("node_exporter", "/metrics", b"\nnode_cpu_seconds_total{"),
     "glances": Glances("glances", "/api/4/all", b'"cpu"'),
+    "aiops-agent-tuned": AiopsTuned("aiops-agent-tuned", "/metrics", b"\nnode_cpu_seconds_total{"),
 }
 
 
 def version(name: str) -> str:
     try:
-        if name == "aiops-agent":
+        if name.startswith("aiops-agent"):
             cmd = [AGENT, "--version"]
         elif name == "node_exporter":
             cmd = [NODE_EXPORTER, "--version"]
@@ -174,7 +188,7 @@ def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:  # noqa: PLR0915
         stdout=stderr,
         stderr=stderr,
         cwd=workdir,
-        env={**os.environ, "HOME": str(workdir)},
+        env={**os.environ, "HOME": str(workdir), "VARIANT": TUNED_VARIANTS},
     )
     record: dict[str, Any] = {
         "agent": spec.name,
@@ -329,7 +343,8 @@ def paired_ratios(runs: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
 
 
 def main() -> int:
-    names = [n for n in os.environ.get("AGENTS", ",".join(SPECS)).split(",") if n]
+    default = "aiops-agent,node_exporter,glances"
+    names = [n for n in os.environ.get("AGENTS", default).split(",") if n]
     missing = {
         "aiops-agent": AGENT,
         "node_exporter": NODE_EXPORTER,
@@ -367,6 +382,12 @@ def main() -> int:
             runs.append(one_run(SPECS[name], rep, slot))
             bl.write_json("overhead.partial.json", document)
     document["summary"] = {n: aggregate([r for r in runs if r["agent"] == n]) for n in names}
+    if "aiops-agent-tuned" in names:
+        document["tuned_variants"] = TUNED_VARIANTS
+    if "aiops-agent-tuned" in names and "node_exporter" in names:
+        document["tuned_ratios_vs_node_exporter"] = paired_ratios(
+            runs, "aiops-agent-tuned", "node_exporter"
+        )
     if "aiops-agent" in names and "node_exporter" in names:
         document["ratios_vs_node_exporter"] = paired_ratios(runs, "aiops-agent", "node_exporter")
         a, b = document["summary"]["aiops-agent"], document["summary"]["node_exporter"]

@@ -50,7 +50,13 @@ def plt() -> Any:
         return None
 
 
-COLORS = {"aiops-agent": "#1f77b4", "node_exporter": "#ff7f0e", "glances": "#2ca02c"}
+COLORS = {
+    "aiops-agent": "#1f77b4",
+    "aiops-agent-tuned": "#9467bd",
+    "node_exporter": "#ff7f0e",
+    "glances": "#2ca02c",
+}
+AGENTS = ("aiops-agent", "aiops-agent-tuned", "node_exporter", "glances")
 
 
 # --- overhead ---------------------------------------------------------------------------------
@@ -59,9 +65,7 @@ def overhead_section(doc: Optional[dict[str, Any]]) -> str:
         return "## Overhead\n\nNot run (`make -C bench overhead`).\n"
     s = doc["settings"]
     summary = doc["summary"]
-    names = [
-        n for n in ("aiops-agent", "node_exporter", "glances") if summary.get(n, {}).get("runs")
-    ]
+    names = [n for n in AGENTS if summary.get(n, {}).get("runs")]
     ratios = doc.get("ratios_vs_node_exporter", {})
     rows_spec = [
         ("start to first good scrape (s)", "start_to_first_good_s", 2),
@@ -80,23 +84,30 @@ def overhead_section(doc: Optional[dict[str, Any]]) -> str:
         ("wrk latency p99 (ms)", "wrk_p99_ms", 1),
         ("CPU ms per 1000 requests under wrk", "wrk_cpu_ms_per_1000_requests", 0),
     ]
+    tuned_ratios = doc.get("tuned_ratios_vs_node_exporter", {})
     header = ["figure", *names, "aiops / node_exporter (median of per-rep ratios, range)"]
+    if tuned_ratios:
+        header.append("tuned / node_exporter")
+
+    def ratio_text(ratio: Optional[dict[str, float]]) -> str:
+        return f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-"
+
     rows = []
     for label, key, digits in rows_spec:
-        ratio = ratios.get(key)
-        ratio_text = (
-            f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-"
-        )
-        rows.append([label, *(f(summary[n][key], digits) for n in names), ratio_text])
+        row = [label, *(f(summary[n][key], digits) for n in names), ratio_text(ratios.get(key))]
+        if tuned_ratios:
+            row.append(ratio_text(tuned_ratios.get(key)))
+        rows.append(row)
+    pad = [""] * (2 if tuned_ratios else 1)
     rows.append(
         [
             "processes / threads",
             *(f"{summary[n]['processes']} / {summary[n]['threads']}" for n in names),
-            "",
+            *pad,
         ]
     )
     rows.append(
-        ["page size, uncompressed (bytes)", *(f(summary[n]["page_bytes"], 0) for n in names), ""]
+        ["page size, uncompressed (bytes)", *(f(summary[n]["page_bytes"], 0) for n in names), *pad]
     )
     commits = sorted({r.get("git", "") for r in doc["runs"] if r["agent"] == "aiops-agent"})
     commit_note = (
@@ -106,11 +117,37 @@ def overhead_section(doc: Optional[dict[str, Any]]) -> str:
         else ""
     )
     targets = doc.get("targets", {})
+    tuned = summary.get("aiops-agent-tuned", {})
+    node = summary.get("node_exporter", {})
+
+    def tuned_meets(key: str) -> str:
+        if not tuned.get("runs") or not node.get("runs"):
+            return "-"
+        return f(tuned[key] <= node[key])
+
     target_rows = [
-        ["RSS ≤ node_exporter's", f(targets.get("rss_at_most_node_exporter"))],
-        ["CPU ≤ node_exporter's", f(targets.get("cpu_at_most_node_exporter"))],
-        ["scrape p99 ≤ node_exporter's", f(targets.get("scrape_p99_at_most_node_exporter"))],
+        [
+            "RSS ≤ node_exporter's",
+            f(targets.get("rss_at_most_node_exporter")),
+            tuned_meets("rss_mib"),
+        ],
+        [
+            "CPU ≤ node_exporter's",
+            f(targets.get("cpu_at_most_node_exporter")),
+            tuned_meets("cpu_percent"),
+        ],
+        [
+            "scrape p99 ≤ node_exporter's",
+            f(targets.get("scrape_p99_at_most_node_exporter")),
+            tuned_meets("scrape_p99_ms"),
+        ],
     ]
+    tuned_note = (
+        f"\n`aiops-agent-tuned` is the same agent with the suggested changes emulated in-process "
+        f"(`bench/variants/agent_variant.py`: {doc.get('tuned_variants')}).\n"
+        if tuned.get("runs")
+        else ""
+    )
     versions = ", ".join(f"{k}: `{v}`" for k, v in doc.get("versions", {}).items())
     m = doc["machine"]
     text = f"""## Overhead
@@ -130,9 +167,10 @@ Versions: {versions}.
 
 {table(header, rows)}
 {commit_note}
+{tuned_note}
 Targets:
 
-{table(["target", "met"], target_rows)}
+{table(["target", "met by aiops-agent", "met by aiops-agent-tuned"], target_rows)}
 
 ![overhead](img/overhead.png)
 
@@ -156,9 +194,7 @@ def overhead_plots(doc: Optional[dict[str, Any]]) -> None:
     if not doc or not pyplot:
         return
     summary = doc["summary"]
-    names = [
-        n for n in ("aiops-agent", "node_exporter", "glances") if summary.get(n, {}).get("runs")
-    ]
+    names = [n for n in AGENTS if summary.get(n, {}).get("runs")]
     panels = [
         ("RSS (MiB)", "rss_mib"),
         ("PSS (MiB)", "pss_mib"),
