@@ -59,12 +59,14 @@ def env() -> dict[str, str]:
     }
 
 
-def run(cmd: list[str], log: Path) -> tuple[float, int, str]:
+def run(
+    cmd: list[str], log: Path, extra_env: Optional[dict[str, str]] = None
+) -> tuple[float, int, str]:
     started = time.perf_counter()
     out = subprocess.run(
         cmd,
         cwd=bl.ROOT,
-        env=env(),
+        env={**env(), **(extra_env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -76,6 +78,16 @@ def run(cmd: list[str], log: Path) -> tuple[float, int, str]:
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"\n$ {' '.join(cmd)}  # {seconds:.1f}s rc={out.returncode}\n{text}")
     return seconds, out.returncode, text
+
+
+_TASK_TIME = re.compile(r"^(.+?) -+ (\d+\.\d+)s$", re.M)
+
+
+def slowest_tasks(text: str) -> list[dict[str, Any]]:
+    """profile_tasks' closing list: the tasks that took longest (seconds, all hosts of a batch)."""
+    tail = text[text.rfind("PLAY RECAP") :]
+    rows = [{"task": t.strip(), "s": float(v)} for t, v in _TASK_TIME.findall(tail)]
+    return sorted(rows, key=lambda r: -r["s"])[:8]
 
 
 def recap_changed(text: str) -> Optional[int]:
@@ -126,7 +138,9 @@ def one_size(hosts: int, log: Path) -> dict[str, Any]:
             pings.append(seconds)
     bl.log(f"fleet: {hosts} host(s): timed re-run of site.yml")
     rerun_s, code, rerun_text = run(
-        ["ansible-playbook", "-i", str(INVENTORY), *vault, str(SITE)], log
+        ["ansible-playbook", "-i", str(INVENTORY), *vault, str(SITE)],
+        log,
+        {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"},
     )
     point.update(
         ping_s=bl.median(pings) if pings else None,
@@ -135,6 +149,7 @@ def one_size(hosts: int, log: Path) -> dict[str, Any]:
         rerun_rc=code,
         rerun_changed=recap_changed(rerun_text),
         rerun_failed=recap_failed(rerun_text),
+        rerun_slowest_tasks=slowest_tasks(rerun_text),
     )
     return point
 

@@ -405,22 +405,35 @@ def fleet_section(doc: Optional[dict[str, Any]]) -> str:
         return "## Fleet\n\nNot run (`make -C bench fleet`).\n"
     if doc.get("status") != "ok":
         return f"## Fleet\n\nNot measured: {doc.get('reason', doc.get('status'))}\n"
+
+    def ratio(a: Optional[float], b: Optional[float]) -> str:
+        return f(a / b, 1) if a and b else "-"
+
     rows = [
         [
             p["hosts"],
             f(p["ping_s"], 1),
-            f(p["first_run_s"], 1),
+            f(p["first_run_s"], 0),
             f(p["rerun_s"], 1),
-            f(p["first_run_s"] / p["ping_s"], 1),
-            f(p["rerun_s"] / p["ping_s"], 1),
+            ratio(p["first_run_s"], p["ping_s"]),
+            ratio(p["rerun_s"], p["ping_s"]),
+            p.get("first_run_changed", "-"),
             p.get("rerun_changed", "-"),
         ]
         for p in doc["points"]
     ]
+    slow = ""
+    last = doc["points"][-1] if doc["points"] else {}
+    if last.get("rerun_slowest_tasks"):
+        slow = (
+            f"\nSlowest tasks of the re-run on {last['hosts']} host(s) (profile_tasks): "
+            + "; ".join(f"{t['task']} {t['s']:.1f} s" for t in last["rerun_slowest_tasks"][:6])
+            + ".\n"
+        )
     return f"""## Fleet: playbooks/site.yml against `ansible -m ping`
 
-Hosts are systemd podman containers from `scripts/fleet.sh up N`; wall time of each command
-(median of {doc.get("ping_reps", "?")} pings). {doc.get("note", "")}
+Hosts are systemd podman containers from `scripts/fleet.sh up N` (Debian 12 and 13 alternating,
+podman connection); {doc.get("note", "")} Ping: median of {doc.get("ping_reps", "?")}.
 
 {
         table(
@@ -431,12 +444,13 @@ Hosts are systemd podman containers from `scripts/fleet.sh up N`; wall time of e
                 "site.yml re-run s",
                 "first / ping",
                 "re-run / ping",
-                "changed on re-run",
+                "changed (first)",
+                "changed (re-run)",
             ],
             rows,
         )
     }
-
+{slow}
 ![fleet](img/fleet.png)
 """
 
