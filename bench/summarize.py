@@ -149,6 +149,7 @@ def overhead_section(doc: Optional[dict[str, Any]]) -> str:
         else ""
     )
     versions = ", ".join(f"{k}: `{v}`" for k, v in doc.get("versions", {}).items())
+    dirty = " (work tree with uncommitted agent changes)" if doc["machine"].get("git_dirty") else ""
     m = doc["machine"]
     text = f"""## Overhead
 
@@ -161,8 +162,8 @@ RSS/PSS: median over the second half of the window of the sums over the process 
 with its default configuration (only `http.listen` and `agent.state_dir` set), node_exporter with
 its defaults, Glances as `glances -w --disable-webui -t {s["scrape_interval_s"]:g}` scraped on
 `/api/4/all`.{" QUICK run: smoke figures only." if doc.get("quick") else ""}
-Machine: {m["cpus"]} CPUs ({m["cpu_model"]}), kernel {m["kernel"]}, agent at `{m["git"]}`
-{"(work tree with uncommitted agent changes)" if m.get("git_dirty") else ""}, {m["time"]}.
+Machine: {m["cpus"]} CPUs ({m["cpu_model"]}), kernel {m["kernel"]},
+agent at `{m["git"]}`{dirty}, {m["time"]}.
 Versions: {versions}.
 
 {table(header, rows)}
@@ -418,6 +419,7 @@ def fleet_section(doc: Optional[dict[str, Any]]) -> str:
             ratio(p["first_run_s"], p["ping_s"]),
             ratio(p["rerun_s"], p["ping_s"]),
             p.get("first_run_changed", "-"),
+            p.get("rerun_fleet_sh_changed", "-"),
             p.get("rerun_changed", "-"),
         ]
         for p in doc["points"]
@@ -445,7 +447,8 @@ podman connection); {doc.get("note", "")} Ping: median of {doc.get("ping_reps", 
                 "first / ping",
                 "re-run / ping",
                 "changed (first)",
-                "changed (re-run)",
+                "changed (fleet.sh re-run)",
+                "changed (timed re-run)",
             ],
             rows,
         )
