@@ -210,7 +210,11 @@ def overhead_plots(doc: Optional[dict[str, Any]]) -> None:
     for ax, (title, key) in zip(axes.flat, panels):
         values = [summary[n][key] for n in names]
         ax.bar(range(len(names)), values, color=[COLORS[n] for n in names])
-        ax.set_xticks(range(len(names)), [n.replace("_", "_\n") for n in names], fontsize=8)
+        ax.set_xticks(
+            range(len(names)),
+            [n.replace("_", "_\n").replace("-agent-", "-agent-\n") for n in names],
+            fontsize=7,
+        )
         ax.set_title(title, fontsize=10)
         for i, v in enumerate(values):
             ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
