@@ -221,8 +221,10 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         web: WebSecurity = PLAIN,
     ) -> None:
         host, port = parse_listen_address(listen)
+        # An ASCII host as bytes: a str makes getaddrinfo load the idna codec (~0.3 MiB).
+        name = host.encode("ascii") if host.isascii() else host
         infos = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            name or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         self.address_family = infos[0][0]
         self.dispatch = dispatch

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from aiops_agent.host import HostPaths, read_text
+from aiops_agent.host import HostPaths, read_bytes, read_text
 from aiops_agent.model import MetricFamily, Sample, gauge
 
 
@@ -23,8 +23,7 @@ class ProcessesCollector:
             if not entry.isdigit():
                 continue
             try:
-                with open(os.path.join(self._proc, entry, "stat"), "rb") as handle:
-                    stat = handle.read()
+                stat = read_bytes(os.path.join(self._proc, entry, "stat"))
             except OSError:  # exited, or hidden from us
                 continue
             # The command name may hold spaces and parentheses; fields resume after the last ")".
