@@ -181,6 +181,39 @@ def test_empty_and_comment_only_configs_are_valid(tmp_path: Path) -> None:
         assert result.returncode == 0, (content, result.stderr)
 
 
+# --- configuration ergonomics: errors in line order -----------------------------------------------
+
+
+def _cli(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("AIOPS_")}
+    return subprocess.run(
+        [*AGENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **(env or {})},
+        check=False,
+    )
+
+
+def test_errors_are_listed_in_line_order(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    lines = ["log:", "  level: loud", "collectors:", "  cpu: {enabled: maybe}"]  # lines 1-4
+    lines += [f"# {n}" for n in range(5, 10)] + ["agent:", "  interval: often"]  # line 11
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _cli(
+        "check-config", "--config", str(config), env={"AIOPS__HTTP__MAX_CONNECTIONS": "lots"}
+    )
+    assert result.returncode == 2
+    listed = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert [line.split(": ")[0] for line in listed] == [
+        f"{config}:2",
+        f"{config}:4",
+        f"{config}:11",
+        "environment variable AIOPS__HTTP__MAX_CONNECTIONS",
+    ], result.stderr
+
+
 def metric(text: str, name: str, labels: str = "") -> Optional[float]:
     prefix = f"{name}{{{labels}}} " if labels else f"{name} "
     for line in text.splitlines():

@@ -247,3 +247,37 @@ def test_environment_is_not_read_from_os_when_given(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AIOPS__AGENT__INTERVAL", "bogus")
     assert load_config(None, {}).agent.interval == 15.0
     assert os.environ["AIOPS__AGENT__INTERVAL"] == "bogus"
+
+
+# --- errors in reading order ------------------------------------------------------------------
+
+
+def test_errors_come_in_line_order_then_environment(tmp_path: Path) -> None:
+    lines = ["collectors:", "  cpu:", "    enabled: maybe"]  # 1-3
+    lines += ["log:", "  level: loud", "  bogus: 1"]  # 4-6
+    lines += [f"# padding {n}" for n in range(7, 10)]  # 7-9: line 10 sorts after line 9
+    lines += ["agent:", "  interval: often", "http:", "  listen: nowhere"]  # 10-13
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    environ = {"AIOPS__HTTP__MAX_CONNECTIONS": "lots", "AIOPS__AGENT__SHUTDOWN_TIMEOUT": "never"}
+    found = problems(path, environ)
+    assert [p.split(": ")[0] for p in found] == [
+        f"{path}:3",
+        f"{path}:5",
+        f"{path}:6",
+        f"{path}:11",
+        f"{path}:13",
+        "environment variable AIOPS__AGENT__SHUTDOWN_TIMEOUT",
+        "environment variable AIOPS__HTTP__MAX_CONNECTIONS",
+    ]
+
+
+def test_problems_on_one_line_are_ordered_by_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "log: {level: loud, format: jsn}\n")
+    found = problems(path)
+    assert [p.split(": ")[1] for p in found] == ["log.format", "log.level"]
+
+
+def test_cross_section_problems_are_in_line_order(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes:\n  - receiver: nobody\nreceivers:\n  'bad name': {log: {}}\n")
+    found = problems(path)
+    assert [p.split(": ")[0] for p in found] == [f"{path}:2", f"{path}:4"]
