@@ -112,6 +112,13 @@ def generated(directory: Path) -> list[BadInput]:
             on_reload=False,  # the agent runs as root here; see _unreadable
         )
     )
+    (directory / "empty-secret").write_bytes(b"\n")
+    add(
+        "empty-secret-file",
+        f"receivers:\n  hook:\n    webhook:\n      url: 'file:{directory}/empty-secret'\n".encode(),
+        4,
+        f"receivers.hook.webhook.url: secret file {directory}/empty-secret is empty",
+    )
     good = directory / "good.yaml"
     good.write_text("agent:\n  interval: 5s\n", encoding="utf-8")
     made.append(
@@ -181,7 +188,7 @@ def test_empty_and_comment_only_configs_are_valid(tmp_path: Path) -> None:
         assert result.returncode == 0, (content, result.stderr)
 
 
-# --- configuration ergonomics: errors in line order -----------------------------------------------
+# --- configuration ergonomics: empty secrets, errors in line order --------------------------------
 
 
 def _cli(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
@@ -194,6 +201,20 @@ def _cli(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.Complet
         env={**clean, **(env or {})},
         check=False,
     )
+
+
+def test_secret_reference_to_an_empty_variable_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "receivers:\n  hook:\n    webhook:\n      url: '${AIOPS_TEST_HOOK_URL}'\n",
+        encoding="utf-8",
+    )
+    result = _cli("check-config", "--config", str(config), env={"AIOPS_TEST_HOOK_URL": ""})
+    assert result.returncode == 2
+    assert (
+        f"{config}:4: receivers.hook.webhook.url: environment variable AIOPS_TEST_HOOK_URL is empty"
+        in result.stderr
+    ), result.stderr
 
 
 def test_errors_are_listed_in_line_order(tmp_path: Path) -> None:

@@ -249,6 +249,54 @@ def test_environment_is_not_read_from_os_when_given(monkeypatch: pytest.MonkeyPa
     assert os.environ["AIOPS__AGENT__INTERVAL"] == "bogus"
 
 
+# --- empty secrets ------------------------------------------------------------------------------
+
+WEBHOOK = "receivers:\n  hook:\n    webhook:\n      url: {url}\n      hmac_secret: {hmac}\n"
+
+
+def test_reference_to_an_empty_variable_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIOPS_TEST_EMPTY", "")
+    monkeypatch.setenv("AIOPS_TEST_URL", "https://hooks.example.org/x")
+    path = write(tmp_path, WEBHOOK.format(url="'${AIOPS_TEST_URL}'", hmac="'${AIOPS_TEST_EMPTY}'"))
+    assert problems(path) == [
+        f"{path}:5: receivers.hook.webhook.hmac_secret: environment variable AIOPS_TEST_EMPTY "
+        "is empty"
+    ]
+
+
+def test_empty_secret_file_is_an_error(tmp_path: Path) -> None:
+    for content in ("", "\n"):
+        secret = tmp_path / "url"
+        secret.write_text(content)
+        path = write(tmp_path, WEBHOOK.format(url=f"'file:{secret}'", hmac="''"))
+        assert problems(path) == [
+            f"{path}:4: receivers.hook.webhook.url: secret file {secret} is empty"
+        ]
+
+
+def test_literal_empty_secret_is_an_error_only_where_required(tmp_path: Path) -> None:
+    path = write(tmp_path, WEBHOOK.format(url="''", hmac="''"))
+    assert problems(path) == [f"{path}:4: receivers.hook.webhook.url: required secret is empty"]
+    routing = write(tmp_path, "receivers:\n  pd:\n    pagerduty:\n      routing_key: ''\n")
+    assert problems(routing) == [
+        f"{routing}:4: receivers.pd.pagerduty.routing_key: required secret is empty"
+    ]
+    # Empty means "off" for a secret with a default: no signature.
+    valid = write(tmp_path, WEBHOOK.format(url="https://hooks.example.org/x", hmac="''"))
+    receiver = load_config(valid, {}, required=True).receivers["hook"].webhook
+    assert receiver is not None and not receiver.hmac_secret
+
+
+def test_required_secret_emptied_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, WEBHOOK.format(url="https://hooks.example.org/x", hmac="''"))
+    assert problems(path, {"AIOPS__RECEIVERS__HOOK__WEBHOOK__URL": ""}) == [
+        "environment variable AIOPS__RECEIVERS__HOOK__WEBHOOK__URL: receivers.hook.webhook.url: "
+        "required secret is empty"
+    ]
+
+
 # --- errors in reading order ------------------------------------------------------------------
 
 

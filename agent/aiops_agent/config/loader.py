@@ -333,6 +333,9 @@ def _build_section(
             built = _build(hints[field.name], value[name], (*path, name), origins, problems)
             if len(problems) == before:  # a value that failed its type has no bounds to check
                 _check_bounds(field, built, (*path, name), origins, problems)
+            if len(problems) == before and _required_secret(field, hints[field.name], built):
+                where = origins.of((*path, name))
+                problems.append(Problem(_dotted((*path, name)), where, "required secret is empty"))
             arguments[field.name] = built
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             problems.append(
@@ -345,6 +348,13 @@ def _build_section(
     except (TypeError, ValueError) as error:
         problems.append(Problem(_dotted(path), origins.of(path), str(error)))
         return None
+
+
+def _required_secret(field: dataclasses.Field[Any], hint: Any, value: Any) -> bool:
+    """An empty secret where the key has no default to fall back on (a webhook's url). A secret
+    with a default may be written empty to mean "off" (hmac_secret: "")."""
+    required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    return required and _unwrap_optional(hint) is Secret and not value
 
 
 def _cross_section_problems(config: Config, origins: _Origins) -> list[Problem]:

@@ -82,20 +82,26 @@ _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 def resolve_secret(text: str) -> Secret:
     """A secret is given literally, as "${ENV_VAR}", or as "file:/path/to/file" (whose content,
-    without the trailing newline, is the secret). Errors name the variable or file, never the
-    value."""
+    without the trailing newline, is the secret). A reference that resolves to nothing is an
+    error, whatever the key: whoever wrote it meant to give a value. Errors name the variable or
+    file, never the value."""
     reference = _ENV_REFERENCE.match(text)
     if reference:
         name = reference.group(1)
         if name not in os.environ:
             raise ValueError(f"environment variable {name} is not set")
+        if not os.environ[name]:  # a reference was meant to give a value: empty is a mistake
+            raise ValueError(f"environment variable {name} is empty")
         return Secret(os.environ[name])
     if text.startswith("file:"):
         path = text[len("file:") :]
         try:
             with open(path, encoding="utf-8") as handle:
-                return Secret(handle.read().rstrip("\r\n"))
+                content = handle.read().rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or type(error).__name__
             raise ValueError(f"cannot read secret file {path}: {reason}") from None
+        if not content:
+            raise ValueError(f"secret file {path} is empty")
+        return Secret(content)
     return Secret(text)
