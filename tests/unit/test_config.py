@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aiops_agent.config import ConfigError, load_config
+from aiops_agent.config.errors import Notice
 from aiops_agent.config.loader import MAX_CONFIG_BYTES
 from aiops_agent.config.types import Secret, parse_duration, parse_listen_address
 
@@ -247,6 +248,65 @@ def test_environment_is_not_read_from_os_when_given(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AIOPS__AGENT__INTERVAL", "bogus")
     assert load_config(None, {}).agent.interval == 15.0
     assert os.environ["AIOPS__AGENT__INTERVAL"] == "bogus"
+
+
+# --- notices: no file, near-miss overrides ------------------------------------------------------
+
+
+def test_no_file_says_defaults_are_used_and_a_file_says_nothing(tmp_path: Path) -> None:
+    absent = str(tmp_path / "absent.yaml")
+    notices: list[Notice] = []
+    load_config(absent, {}, notices=notices)
+    assert notices == [Notice("info", f"no configuration file at {absent}; using defaults")]
+    present: list[Notice] = []
+    load_config(write(tmp_path, "agent:\n  interval: 10\n"), {}, notices=present)
+    assert present == []
+
+
+def test_a_dangling_symlink_at_the_path_is_an_error_not_defaults(tmp_path: Path) -> None:
+    link = tmp_path / "config.yaml"
+    link.symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(ConfigError, match="No such file or directory"):
+        load_config(str(link), {})
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["AIOPS_HTTP_LISTEN", "AIOPS_HTTP__LISTEN", "aiops__http__listen", "Aiops_Http_Listen"],
+)
+def test_near_miss_override_is_a_warning_with_the_right_spelling(variable: str) -> None:
+    notices: list[Notice] = []
+    config = load_config(None, {variable: "0.0.0.0:1"}, notices=notices)
+    assert config.http.listen == "127.0.0.1:9877"  # not read: a warning, not an override
+    (warning,) = [n for n in notices if n.level == "warning"]
+    assert f"environment variable {variable} is not read" in warning.message
+    assert warning.message.endswith("did you mean AIOPS__HTTP__LISTEN?")
+
+
+def test_near_miss_finds_nested_keys_and_leaves_other_software_alone() -> None:
+    notices: list[Notice] = []
+    environ = {
+        "AIOPS_COLLECTORS_FILESYSTEM_STAT_TIMEOUT": "1s",
+        "AIOPS_IMAGE": "registry.example.org/aiops-agent:1",  # some other tool's variable
+        "AIOPS_HOOK_SECRET": "x",
+        "AIOPS__COLLECTORS__CPU__ENABLED": "false",  # a real override: no warning
+    }
+    load_config(None, environ, notices=notices)
+    warnings = [n.message for n in notices if n.level == "warning"]
+    assert warnings == [
+        "environment variable AIOPS_COLLECTORS_FILESYSTEM_STAT_TIMEOUT is not read: overrides "
+        "are spelled AIOPS__SECTION__KEY; did you mean AIOPS__COLLECTORS__FILESYSTEM__STAT_TIMEOUT?"
+    ]
+
+
+def test_override_with_a_single_underscore_between_section_and_key_is_an_error(
+    tmp_path: Path,
+) -> None:
+    found = problems(write(tmp_path, ""), {"AIOPS__HTTP_LISTEN": "127.0.0.1:1"})
+    assert found == [
+        "environment variable AIOPS__HTTP_LISTEN: http_listen: does not name a configurable key; "
+        "did you mean AIOPS__HTTP__LISTEN?"
+    ]
 
 
 # --- empty secrets ------------------------------------------------------------------------------

@@ -17,6 +17,13 @@ class Problem(NamedTuple):
         return f"{self.where}: {key}{self.message}"
 
 
+class Notice(NamedTuple):
+    """Something worth telling that does not stop the configuration from loading."""
+
+    level: str  # "info" or "warning"
+    message: str
+
+
 def _reading_order(problems: list[Problem]) -> list[Problem]:
     """File problems first, by file (in the order they were found), then line and key path;
     environment variables after them, by name and key path. sorted() is stable, so problems on

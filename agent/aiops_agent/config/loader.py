@@ -4,6 +4,7 @@ reporting every problem with the key's path and the file and line it came from."
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import stat
@@ -13,7 +14,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from aiops_agent.config.errors import ConfigError, Problem
+from aiops_agent.config.errors import ENVIRONMENT, ConfigError, Notice, Problem
 from aiops_agent.config.keys import yaml_key
 from aiops_agent.config.notify_schema import check_routing
 from aiops_agent.config.schema import Config
@@ -60,15 +61,21 @@ def load_config(
     environ: Optional[Mapping[str, str]] = None,
     *,
     required: bool = False,
+    notices: Optional[list[Notice]] = None,
 ) -> Config:
     """Load and validate. A missing file at the default path means defaults; a missing file that
-    was asked for explicitly (required=True) is an error. Raises ConfigError."""
+    was asked for explicitly (required=True) is an error. Raises ConfigError. What is worth
+    telling but not an error (no file, an environment variable that is almost an override) is
+    appended to `notices` when given, for the caller to print or log once."""
     environ = os.environ if environ is None else environ
+    notices = [] if notices is None else notices
     file_name = path or DEFAULT_CONFIG_PATH
     origins = _Origins(file_name)
     raw: Any = {}
-    if os.path.exists(file_name) or required:
+    if required or not _absent(file_name):
         raw = _read_yaml(file_name, origins)
+    else:
+        notices.append(Notice("info", f"no configuration file at {file_name}; using defaults"))
     if raw is None:  # an empty file
         raw = {}
     if not isinstance(raw, dict):
@@ -76,6 +83,7 @@ def load_config(
             [Problem("", f"{file_name}:1", "the top level must be a mapping of sections")]
         )
     problems: list[Problem] = []
+    notices.extend(_near_miss_overrides(environ))
     _apply_environment(raw, environ, origins, problems)
     config = _build(Config, raw, (), origins, problems)
     if not problems:
@@ -84,6 +92,18 @@ def load_config(
         raise ConfigError(problems)
     assert isinstance(config, Config)
     return config
+
+
+def _absent(file_name: str) -> bool:
+    """Nothing at all at the path. Anything else (a dangling symlink, a directory the agent may
+    not search) is read, so its error is reported instead of defaults taken silently."""
+    try:
+        os.lstat(file_name)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _read_yaml(file_name: str, origins: _Origins) -> Any:
@@ -215,13 +235,21 @@ def _apply_environment(
     for variable in sorted(name for name in environ if name.startswith(ENV_PREFIX)):
         parts = [part.lower() for part in variable[len(ENV_PREFIX) :].split("__")]
         path: Path_ = tuple(int(p) if p.isdigit() else p for p in parts)
-        where = f"environment variable {variable}"
+        where = f"{ENVIRONMENT}{variable}"
         if not parts or "" in parts:
             problems.append(Problem("", where, "empty key: use AIOPS__SECTION__KEY=value"))
             continue
+        expected = _expected_type(path)
+        spelling = (
+            _override_spellings().get(_loose_spelling(variable)) if expected is None else None
+        )
+        if spelling:  # AIOPS__HTTP_LISTEN: one underscore too few
+            message = f"does not name a configurable key; did you mean {spelling}?"
+            problems.append(Problem(_dotted(path), where, message))
+            continue
         text = environ[variable]
         value: Any = text
-        if _expected_type(path) not in _STRING_TYPES:
+        if expected not in _STRING_TYPES:
             try:
                 value = yaml.safe_load(text)
             except yaml.YAMLError:
@@ -246,6 +274,54 @@ def _apply_environment(
                 problems.append(Problem(_dotted(path), where, "does not name a configurable key"))
                 continue
             origins.by_path[path] = where
+
+
+def _near_miss_overrides(environ: Mapping[str, str]) -> list[Notice]:
+    """Variables that look like an override of a key that exists but are not read as one
+    (AIOPS_HTTP_LISTEN, aiops__http__listen): a warning, not an error, as other software may use
+    AIOPS_ names of its own."""
+    found = []
+    for variable in sorted(environ):
+        if variable.startswith(ENV_PREFIX) or not variable.upper().startswith("AIOPS_"):
+            continue
+        spelling = _override_spellings().get(_loose_spelling(variable))
+        if spelling:
+            found.append(
+                Notice(
+                    "warning",
+                    f"{ENVIRONMENT}{variable} is not read: overrides are spelled "
+                    f"AIOPS__SECTION__KEY; did you mean {spelling}?",
+                )
+            )
+    return found
+
+
+def _loose_spelling(variable: str) -> str:
+    """A variable's name with case and the number of underscores ignored."""
+    return re.sub("_+", "_", variable.upper())
+
+
+@functools.lru_cache(maxsize=1)
+def _override_spellings() -> dict[str, str]:
+    """Loose spelling -> override variable, for every section and key of the schema. Entries of
+    user-named mappings and lists (receivers.NAME, routes.N) are not listed: their names are
+    not known in advance. Built on first use: most environments have no near miss to look up."""
+    spellings = {}
+    for path in _schema_paths(Config, ()):
+        variable = ENV_PREFIX + "__".join(str(step).upper() for step in path)
+        spellings[_loose_spelling(variable)] = variable
+    return spellings
+
+
+def _schema_paths(section: Any, prefix: Path_) -> list[Path_]:
+    paths = []
+    for name, hint in typing.get_type_hints(section).items():
+        path = (*prefix, yaml_key(name))
+        paths.append(path)
+        nested = _unwrap_optional(hint)
+        if dataclasses.is_dataclass(nested):
+            paths.extend(_schema_paths(nested, path))
+    return paths
 
 
 def _expected_type(path: Path_) -> Any:
