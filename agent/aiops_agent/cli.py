@@ -41,10 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "run", parents=[common], help="run the agent in the foreground (the service)"
     )
-    commands.add_parser(
+    check = commands.add_parser(
         "check-config",
         parents=[common],
         help="validate the configuration: exit 0 when valid, else print the errors",
+    )
+    check.add_argument(
+        "--no-resolve-secrets",
+        action="store_true",
+        help="check ${ENV} and file:PATH secrets for form only, and read no file the config "
+        "names (secrets, http.web_config_file): for a config that runs elsewhere, e.g. in a pod",
+    )
+    check.add_argument(
+        "--print-endpoints",
+        action="store_true",
+        help="print the receivers' endpoints as JSON on stdout: receiver, type, host, port, cidr "
+        "(for an IP literal), unresolved (a URL that is an unresolved secret); never a path or "
+        "query",
     )
     collect = commands.add_parser(
         "collect", parents=[common], help="collect one snapshot to stdout"
@@ -65,8 +78,15 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace, notices: list[Notice]) -> Config:
     from aiops_agent.webconfig import load_security  # noqa: PLC0415
 
-    config = load_config(args.config, required=args.config is not None, notices=notices)
-    load_security(config, args.config)  # validates http.web_config_file and what it names
+    offline = getattr(args, "no_resolve_secrets", False)
+    config = load_config(
+        args.config,
+        required=args.config is not None,
+        notices=notices,
+        resolve_secrets=not offline,
+    )
+    if not offline:
+        load_security(config, args.config)  # validates http.web_config_file and what it names
     return config
 
 
@@ -98,6 +118,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_CONFIG
     if args.command == "check-config":
         _print_notices(notices)
+        if args.print_endpoints:
+            from aiops_agent.config.endpoints import receiver_endpoints  # noqa: PLC0415
+
+            json.dump(receiver_endpoints(config), sys.stdout)
+            sys.stdout.write("\n")
         print(f"configuration OK ({args.config or DEFAULT_CONFIG_PATH})", file=sys.stderr)
         return EXIT_OK
     from aiops_agent import logs  # noqa: PLC0415

@@ -3,6 +3,7 @@ reporting every problem with the key's path and the file and line it came from."
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import os
@@ -56,17 +57,37 @@ class _Origins:
         return self.default
 
 
+# False while load_config(resolve_secrets=False) runs: secret references are checked for form only.
+_RESOLVE_SECRETS = contextvars.ContextVar("resolve_secrets", default=True)
+
+
 def load_config(
     path: Optional[str],
     environ: Optional[Mapping[str, str]] = None,
     *,
     required: bool = False,
     notices: Optional[list[Notice]] = None,
+    resolve_secrets: bool = True,
 ) -> Config:
     """Load and validate. A missing file at the default path means defaults; a missing file that
     was asked for explicitly (required=True) is an error. Raises ConfigError. What is worth
     telling but not an error (no file, an environment variable that is almost an override) is
-    appended to `notices` when given, for the caller to print or log once."""
+    appended to `notices` when given, for the caller to print or log once. resolve_secrets=False
+    leaves "${ENV}" and "file:PATH" secrets unresolved, for a config checked away from where it
+    runs."""
+    token = _RESOLVE_SECRETS.set(resolve_secrets)
+    try:
+        return _load_config(path, environ, required, notices)
+    finally:
+        _RESOLVE_SECRETS.reset(token)
+
+
+def _load_config(
+    path: Optional[str],
+    environ: Optional[Mapping[str, str]],
+    required: bool,
+    notices: Optional[list[Notice]],
+) -> Config:
     environ = os.environ if environ is None else environ
     notices = [] if notices is None else notices
     file_name = path or DEFAULT_CONFIG_PATH
@@ -474,7 +495,7 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
         return Secret("") if secret else ""
     if secret:
         try:
-            return resolve_secret(value)
+            return resolve_secret(value, resolve=_RESOLVE_SECRETS.get())
         except ValueError as error:
             fail(str(error))
             return Secret("")

@@ -13,6 +13,7 @@ type (routing_key on a Slack receiver) is reported as unknown instead of silentl
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Optional, Union
@@ -38,8 +39,17 @@ def _check_http_url(url: Secret, name: str = "url") -> None:
     """Errors never quote the URL: it may embed a token."""
     if not url:
         raise ValueError(f"{name} must not be empty")
+    if url.reference:  # left unresolved (check-config --no-resolve-secrets): nothing to check
+        return
     if not url.reveal().startswith(("http://", "https://")):
         raise ValueError(f"{name} must start with http:// or https:// (value not shown)")
+    parts = urllib.parse.urlsplit(url.reveal())
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port (value not shown)") from None
+    if not parts.hostname:
+        raise ValueError(f"{name} has no host (value not shown)")
 
 
 @dataclass(frozen=True)
@@ -176,9 +186,7 @@ class Receiver:
         if len(chosen) != 1:
             types = ", ".join(f.name for f in fields(self))
             got = ", ".join(chosen) or "none"
-            raise ValueError(
-                f"a receiver has exactly one of {types} (e.g. 'log: {{}}'); got {got}"
-            )
+            raise ValueError(f"a receiver has exactly one of {types} (e.g. 'log: {{}}'); got {got}")
 
     @property
     def type(self) -> str:
