@@ -3,12 +3,12 @@ reporting every problem with the key's path and the file and line it came from."
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import functools
 import os
 import re
 import stat
+import threading
 import typing
 from collections.abc import Mapping
 from typing import Any, Optional, Union
@@ -57,8 +57,14 @@ class _Origins:
         return self.default
 
 
-# False while load_config(resolve_secrets=False) runs: secret references are checked for form only.
-_RESOLVE_SECRETS = contextvars.ContextVar("resolve_secrets", default=True)
+class _LoadOptions(threading.local):
+    """Per thread (a reload runs on the collection thread): set for one load_config call."""
+
+    # False while load_config(resolve_secrets=False) runs: references are checked for form only.
+    resolve_secrets = True
+
+
+_LOAD_OPTIONS = _LoadOptions()
 
 
 def load_config(
@@ -75,11 +81,11 @@ def load_config(
     appended to `notices` when given, for the caller to print or log once. resolve_secrets=False
     leaves "${ENV}" and "file:PATH" secrets unresolved, for a config checked away from where it
     runs."""
-    token = _RESOLVE_SECRETS.set(resolve_secrets)
+    outer, _LOAD_OPTIONS.resolve_secrets = _LOAD_OPTIONS.resolve_secrets, resolve_secrets
     try:
         return _load_config(path, environ, required, notices)
     finally:
-        _RESOLVE_SECRETS.reset(token)
+        _LOAD_OPTIONS.resolve_secrets = outer
 
 
 def _load_config(
@@ -495,7 +501,7 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
         return Secret("") if secret else ""
     if secret:
         try:
-            return resolve_secret(value, resolve=_RESOLVE_SECRETS.get())
+            return resolve_secret(value, resolve=_LOAD_OPTIONS.resolve_secrets)
         except ValueError as error:
             fail(str(error))
             return Secret("")

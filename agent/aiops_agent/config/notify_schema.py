@@ -13,7 +13,6 @@ type (routing_key on a Slack receiver) is reported as unknown instead of silentl
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Optional, Union
@@ -43,6 +42,8 @@ def _check_http_url(url: Secret, name: str = "url") -> None:
         return
     if not url.reveal().startswith(("http://", "https://")):
         raise ValueError(f"{name} must start with http:// or https:// (value not shown)")
+    import urllib.parse  # noqa: PLC0415 (only with an HTTP receiver, whose sender imports it too)
+
     parts = urllib.parse.urlsplit(url.reveal())
     try:
         parts.port  # noqa: B018 (raises ValueError for a port out of range)
