@@ -15,7 +15,7 @@ import yaml
 
 from aiops_agent.config.errors import ConfigError, Problem
 from aiops_agent.config.keys import yaml_key
-from aiops_agent.config.notify_schema import check_routing
+from aiops_agent.config.notify_schema import check_receiver_modules, check_routing
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import (
     Duration,
@@ -350,7 +350,10 @@ def _build_section(
 def _cross_section_problems(config: Config, origins: _Origins) -> list[Problem]:
     """Checks no single section can make (a route naming an unknown receiver), run once every
     section is valid; each check yields (key path, message)."""
-    found = check_routing(config.receivers, config.routes)
+    found = [
+        *check_routing(config.receivers, config.routes),
+        *check_receiver_modules(config.receivers),
+    ]
     return [Problem(_dotted(path), origins.of(path), message) for path, message in found]
 
 
