@@ -17,7 +17,7 @@ import yaml
 
 from aiops_agent.config.errors import ENVIRONMENT, ConfigError, Notice, Problem
 from aiops_agent.config.keys import yaml_key
-from aiops_agent.config.notify_schema import check_routing
+from aiops_agent.config.notify_schema import check_receiver_modules, check_routing
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import (
     Duration,
@@ -463,7 +463,11 @@ def _required_secret(field: dataclasses.Field[Any], hint: Any, value: Any) -> bo
 def _cross_section_problems(config: Config, origins: _Origins) -> list[Problem]:
     """Checks no single section can make (a route naming an unknown receiver), run once every
     section is valid; each check yields (key path, message)."""
-    found = check_routing(config.receivers, config.routes)
+    found = list(check_routing(config.receivers, config.routes))
+    if _LOAD_OPTIONS.resolve_secrets:
+        # Checked away from where it runs (--no-resolve-secrets, e.g. on an Ansible controller),
+        # the packages of this Python say nothing about the agent's.
+        found.extend(check_receiver_modules(config.receivers))
     return [Problem(_dotted(path), origins.of(path), message) for path, message in found]
 
 

@@ -20,8 +20,9 @@ class AgentSection:
     )
     state_dir: str = key(
         "",
-        "Where the agent keeps its state (alert outbox, baselines). Empty: /var/lib/aiops-agent "
-        "as root, else $XDG_STATE_HOME/aiops-agent (~/.local/state/aiops-agent).",
+        "Where the agent keeps its state (alerts, silences, alert outbox, baselines). Empty: "
+        "/var/lib/aiops-agent as root, else $XDG_STATE_HOME/aiops-agent "
+        "(~/.local/state/aiops-agent).",
     )
     host_root: str = key(
         "/",
