@@ -6,6 +6,7 @@ agent's own parser for the NetworkPolicy."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,15 @@ def test_cli_reads_no_web_config_file_when_not_resolving(
     assert main(["check-config", "--config", path]) == 2
     assert "absent-web.yml" in capsys.readouterr().err
     assert main(["check-config", "--config", path, "--no-resolve-secrets"]) == 0
+
+
+def test_receiver_packages_are_not_required_of_the_checking_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The controller that renders the ConfigMap need not have the agent's packages."""
+    monkeypatch.setitem(sys.modules, "requests", None)  # find_spec: absent, as without it
+    path = write(tmp_path, "receivers:\n  hook: {webhook: {url: 'http://127.0.0.1:9/x'}}\n")
+    with pytest.raises(ConfigError, match="needs the Python package 'requests'"):
+        load_config(path, {}, required=True)
+    config = load_config(path, {}, required=True, resolve_secrets=False)
+    assert config.receivers["hook"].type == "webhook"
