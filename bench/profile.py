@@ -258,7 +258,7 @@ def import_rss(stdlib_top: list[str]) -> dict[str, Any]:
         "from aiops_agent.config import load_config\n"
         "from aiops_agent.plugins import load_plugins\n"
         "from aiops_agent.collectors import build_collectors\n"
-        "from aiops_agent.host import HostPaths\n"
+        "from aiops_agent.collectors.host import HostPaths\n"
         "c = load_config(None)\nbuild_collectors(c.collectors, HostPaths.under('/'))\n"
         "import tempfile\nload_plugins(c, tempfile.mkdtemp())"
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import threading
 import time
@@ -15,13 +14,13 @@ import zlib
 from typing import Any, Optional
 
 from aiops_agent import __version__
-from aiops_agent.collectors import Collector, build_collectors
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
+from aiops_agent.collectors import CollectorStats, build_collectors, collect_once
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.exposition import CONTENT_TYPE, render
-from aiops_agent.host import HostPaths
 from aiops_agent.httpserver import HttpServer
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.plugins import Plugin, Request, Response, load_plugins
 from aiops_agent.selfmetrics import ProcessMetrics, build_info
 from aiops_agent.statedir import StateDirProbe
@@ -31,9 +30,6 @@ from aiops_agent.webconfig import WebSecurity, load_security
 log = logging.getLogger("aiops_agent")
 
 HEALTHY_INTERVALS = 3  # /healthz fails when no collection finished within this many intervals
-COMPAT_PREFIX, OWN_HOST_PREFIX = "node_", "aiops_host_"
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z][a-z])")
-_SPELLED_OUT = {"sec": "secondary"}  # promtool reads "sec" as an abbreviated unit
 
 
 def default_state_dir() -> str:
@@ -43,61 +39,6 @@ def default_state_dir() -> str:
         os.path.expanduser("~"), ".local", "state"
     )
     return os.path.join(base, "aiops-agent")
-
-
-class CollectorStats:
-    __slots__ = ("duration", "errors", "success")
-
-    def __init__(self) -> None:
-        self.duration = 0.0
-        self.success = 0.0
-        self.errors = 0
-
-
-def collect_once(
-    collectors: list[Collector],
-    stats: dict[str, CollectorStats],
-    errors_log: RateLimitedLog,
-    compat_names: bool,
-) -> list[MetricFamily]:
-    """Run every collector, isolating failures: one that raises is counted and logged, the
-    others still publish."""
-    families: list[MetricFamily] = []
-    for collector in collectors:
-        entry = stats.setdefault(collector.name, CollectorStats())
-        started = time.perf_counter()
-        try:
-            produced = collector.collect()
-            entry.success = 1.0
-        except Exception as error:  # any failure of one collector, by design
-            produced = []
-            entry.success = 0.0
-            entry.errors += 1
-            errors_log.error(
-                collector.name,
-                "collector failed",
-                collector=collector.name,
-                error=f"{type(error).__name__}: {error}",
-            )
-        entry.duration = time.perf_counter() - started
-        families.extend(produced)
-    if not compat_names:
-        families = [
-            family._replace(name=own_host_name(family.name, family.kind))
-            if family.name.startswith(COMPAT_PREFIX)
-            else family
-            for family in families
-        ]
-    return families
-
-
-def own_host_name(compatible_name: str, kind: str = "counter") -> str:
-    """node_memory_MemTotal_bytes -> aiops_host_memory_mem_total_bytes: our prefix, and names
-    promtool's lint accepts, which node_exporter's meminfo names are not: snake case, no word
-    promtool reads as an abbreviated unit, and "_total" only on counters."""
-    parts = _CAMEL_BOUNDARY.sub("_", compatible_name[len(COMPAT_PREFIX) :]).lower().split("_")
-    name = OWN_HOST_PREFIX + "_".join(_SPELLED_OUT.get(part, part) for part in parts)
-    return name[: -len("_total")] if kind != "counter" and name.endswith("_total") else name
 
 
 class Agent:

@@ -125,7 +125,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sys.stdout.write("\n")
         print(f"configuration OK ({args.config or DEFAULT_CONFIG_PATH})", file=sys.stderr)
         return EXIT_OK
-    from aiops_agent import logs  # noqa: PLC0415
+    from aiops_agent.base import logs  # noqa: PLC0415
 
     logs.configure(args.log_level or config.log.level, args.log_format or config.log.format)
     if args.command == "check-health":  # a probe, run every few seconds: its verdict only
@@ -161,11 +161,10 @@ def _run(config: Config, config_path: Optional[str]) -> int:
 
 
 def _collect(config: Config, output_format: str) -> int:
-    from aiops_agent.agent import CollectorStats, collect_once  # noqa: PLC0415
-    from aiops_agent.collectors import build_collectors  # noqa: PLC0415
+    from aiops_agent.base.logs import RateLimitedLog  # noqa: PLC0415
+    from aiops_agent.collectors import CollectorStats, build_collectors, collect_once  # noqa: PLC0415
+    from aiops_agent.collectors.host import HostPaths  # noqa: PLC0415
     from aiops_agent.exposition import render  # noqa: PLC0415
-    from aiops_agent.host import HostPaths  # noqa: PLC0415
-    from aiops_agent.logs import RateLimitedLog  # noqa: PLC0415
 
     collectors = build_collectors(config.collectors, HostPaths.under(config.agent.host_root))
     stats: dict[str, CollectorStats] = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional, Protocol
 
+from aiops_agent.base.model import MetricFamily, Snapshot
 from aiops_agent.config.schema import Config
-from aiops_agent.model import MetricFamily, Snapshot
 
 
 class Request(NamedTuple):

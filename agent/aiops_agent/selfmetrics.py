@@ -8,7 +8,7 @@ import sys
 import time
 
 from aiops_agent import __version__
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 
 _PAGE_SIZE = resource.getpagesize()
 _PYTHON_VERSION = ".".join(str(part) for part in sys.version_info[:3])

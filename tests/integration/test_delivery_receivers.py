@@ -27,10 +27,10 @@ import pytest
 import yaml
 
 from aiops_agent import __version__
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.logs import JsonFormatter
 from aiops_agent.config import load_config
 from aiops_agent.config.schema import Config
-from aiops_agent.logs import JsonFormatter
 from aiops_agent.notify import create_dispatcher
 from aiops_agent.notify.dispatcher import Dispatcher
 from aiops_agent.notify.senders import Context, pagerduty, slack, webhook
@@ -338,7 +338,7 @@ def test_alertmanager_resends_while_firing_and_after_resolve(
 
 
 def _parse_time(text: str) -> float:
-    from aiops_agent.alerting.timefmt import parse_time
+    from aiops_agent.base.timefmt import parse_time
 
     return parse_time(text)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.notify import create_dispatcher
 from tests.integration.test_delivery_receivers import (
     Behaviour,
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 # durably enqueued), then keeps delivering until SIGTERM.
 HARNESS = r"""
 import signal, sys, threading, time
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config import load_config
 from aiops_agent.notify import create_dispatcher
 

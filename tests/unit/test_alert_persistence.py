@@ -18,11 +18,11 @@ from aiops_agent.alerting import alertstore
 from aiops_agent.alerting.alertstore import AlertStore, to_record
 from aiops_agent.alerting.lifecycle import FIRING, PENDING, Lifecycle
 from aiops_agent.alerting.plugin import AlertingPlugin
-from aiops_agent.alerting.rules import Rule
 from aiops_agent.alerting.silences import SilenceStore
+from aiops_agent.base.model import Labels, Snapshot
 from aiops_agent.config.alerting_schema import RuleSettings
 from aiops_agent.config.types import Duration
-from aiops_agent.model import Labels, Snapshot
+from aiops_agent.detection.rules import Rule
 from tests.unit.test_lifecycle_plugin import FakeSink, config_from, host_families
 
 SERIES: Labels = (("mountpoint", "/"),)
@@ -103,7 +103,7 @@ def test_unknown_version_is_set_aside(tmp_path: Path, caplog: pytest.LogCaptureF
 
 
 def test_oversized_file_is_set_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aiops_agent.alerting.statefile.MAX_SIZE", 10)
+    monkeypatch.setattr("aiops_agent.base.statefile.MAX_SIZE", 10)
     (tmp_path / "alerts.json").write_text('{"version": 1, "alerts": []}')
     assert AlertStore(str(tmp_path)).load() == []
     assert len(list(tmp_path.glob("alerts.json.corrupt-*"))) == 1

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from aiops_agent.agent import CollectorStats, collect_once, own_host_name
-from aiops_agent.collectors import build_collectors
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.naming import own_host_name
+from aiops_agent.collectors import CollectorStats, build_collectors, collect_once
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config.schema import CollectorsSection, FilesystemCollector
-from aiops_agent.host import HostPaths
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -278,8 +278,13 @@ def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:
     assert "aiops_host_memory_mem_total_bytes" in names
     assert "aiops_host_cpu_seconds_total" in names
     assert own_host_name("node_memory_HugePages_Total", "gauge") == "aiops_host_memory_huge_pages"
-    assert own_host_name("node_memory_DirectMap2M_bytes", "gauge") == "aiops_host_memory_direct_map_2m_bytes"
-    assert own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
+    assert (
+        own_host_name("node_memory_DirectMap2M_bytes", "gauge")
+        == "aiops_host_memory_direct_map_2m_bytes"
+    )
+    assert (
+        own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
+    )
 
 
 def test_real_host_collection_is_complete() -> None:
@@ -322,7 +327,9 @@ def test_many_hung_mounts_do_not_starve_healthy_ones(
     monkeypatch.setattr(filesystem.os, "statvfs", statvfs)
     section = CollectorsSection(filesystem=FilesystemCollector(stat_timeout=0.2))
     collector = next(
-        c for c in build_collectors(section, HostPaths.under(str(host_tree))) if c.name == "filesystem"
+        c
+        for c in build_collectors(section, HostPaths.under(str(host_tree)))
+        if c.name == "filesystem"
     )
     try:
         for _ in range(2):

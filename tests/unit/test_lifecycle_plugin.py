@@ -12,10 +12,10 @@ from typing import Any, Optional
 import pytest
 import yaml
 
-from aiops_agent.alerting.events import AlertEvent
 from aiops_agent.alerting.plugin import AlertingPlugin, alert_instance, create
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.config import Config, load_config
-from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.plugins import Request
 
 

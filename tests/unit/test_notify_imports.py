@@ -11,7 +11,7 @@ from pathlib import Path
 
 PROBE = r"""
 import json, sys, tempfile, time
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config import load_config
 from aiops_agent.notify import create_dispatcher
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import (
     AlertmanagerReceiver,
     EmailReceiver,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from aiops_agent.alerting.lifecycle import FIRING, PENDING, Lifecycle
-from aiops_agent.alerting.matchers import parse_matcher, parse_selector
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import Rule, RuleEvaluator, host_series_name
+from aiops_agent.base.matchers import parse_matcher, parse_selector
+from aiops_agent.base.model import Labels, MetricFamily, Sample, counter, gauge
+from aiops_agent.base.naming import host_series_name
 from aiops_agent.config.alerting_schema import DEFAULT_RULES, DetectionSection, RuleSettings
 from aiops_agent.config.types import Duration
-from aiops_agent.model import Labels, MetricFamily, Sample, counter, gauge
+from aiops_agent.detection.rates import RateTracker
+from aiops_agent.detection.rules import Rule, RuleEvaluator
 
 
 def rule(**overrides: object) -> Rule:

@@ -13,17 +13,17 @@ from typing import Any, Callable, Optional
 
 from aiops_agent.alerting.alertstore import AlertStore
 from aiops_agent.alerting.api import AlertingApi
-from aiops_agent.alerting.baselines import Baselines
-from aiops_agent.alerting.derived import inodes_used_ratio
 from aiops_agent.alerting.lifecycle import Alert, Lifecycle
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import Rule, RuleEvaluator
 from aiops_agent.alerting.silences import SilenceStore, silences_from_config
 from aiops_agent.alerting.sinks import Sink, create_sink
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import parse_listen_address
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
+from aiops_agent.detection.anomaly_scores import AnomalyScorer
+from aiops_agent.detection.derived import inodes_used_ratio
+from aiops_agent.detection.rates import RateTracker
+from aiops_agent.detection.rules import Rule, RuleEvaluator
 from aiops_agent.plugins import Handler, Plugin
 
 log = logging.getLogger("aiops_agent.alerting")
@@ -70,7 +70,7 @@ class AlertingPlugin:
         self._errors = RateLimitedLog(log)
         self._rates = RateTracker()
         self._evaluator = RuleEvaluator(self._rates)
-        self._baselines: Optional[Baselines] = None
+        self._baselines: Optional[AnomalyScorer] = None
         self._lifecycle = Lifecycle("", "", 0.0, 0.0, 1)
         self.silences = SilenceStore(state_dir or None, config.alerting.max_silences)
         self._sink: Optional[Sink] = None
@@ -104,7 +104,7 @@ class AlertingPlugin:
         if detection.enabled and baselines.enabled:
             if self._baselines is None:
                 state_dir = self._state_dir or None
-                self._baselines = Baselines(baselines, compat, self._rates, state_dir)
+                self._baselines = AnomalyScorer(baselines, compat, self._rates, state_dir)
             else:
                 self._baselines.configure(baselines, compat)
         else:

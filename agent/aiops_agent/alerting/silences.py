@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from aiops_agent.alerting.lifecycle import fnv1a64
-from aiops_agent.alerting.matchers import Matcher, labels_match, make_matcher, parse_matchers
-from aiops_agent.alerting.statefile import read_records, write_atomically
-from aiops_agent.alerting.timefmt import format_time, parse_time
+from aiops_agent.base.matchers import Matcher, labels_match, make_matcher, parse_matchers
+from aiops_agent.base.statefile import read_records, write_atomically
+from aiops_agent.base.timefmt import format_time, parse_time
 from aiops_agent.config.alerting_schema import SilenceSettings
 
 log = logging.getLogger("aiops_agent.alerting")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Optional, Protocol
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.model import MetricFamily
 from aiops_agent.config.schema import Config
-from aiops_agent.model import MetricFamily
 
 log = logging.getLogger("aiops_agent.alerting")
 

@@ -10,9 +10,9 @@ import re
 import threading
 from typing import NamedTuple
 
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.config.schema import FilesystemCollector as FilesystemSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, gauge
 
 _WORKERS = 2  # started at once; more are added while others are stuck on hung mounts
 _MAX_WORKERS = 32  # past this many hung mounts, further calls wait in the queue and time out

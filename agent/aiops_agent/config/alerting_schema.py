@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-from aiops_agent.alerting.matchers import parse_matchers, parse_selector
-from aiops_agent.alerting.timefmt import parse_time
+from aiops_agent.base.matchers import parse_matchers, parse_selector
+from aiops_agent.base.timefmt import parse_time
 from aiops_agent.config.keys import key
 from aiops_agent.config.types import Duration
 
@@ -269,7 +269,7 @@ class AlertingSection:
     )
 
 
-# Derived by the alerting plugin from node_filesystem_files{,_free} (see alerting/derived.py).
+# Derived by the alerting plugin from node_filesystem_files{,_free} (see detection/derived.py).
 INODES_USED_RATIO = "aiops_agent_filesystem_inodes_used_ratio"
 ANOMALY_SCORE = "aiops_agent_anomaly_score"
 

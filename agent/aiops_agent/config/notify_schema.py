@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Optional, Union
 
-from aiops_agent.alerting.matchers import parse_matchers
+from aiops_agent.base.matchers import parse_matchers
 from aiops_agent.config.keys import key
 from aiops_agent.config.types import Duration, Secret
 

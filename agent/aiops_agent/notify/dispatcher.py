@@ -13,12 +13,12 @@ import time
 from typing import TYPE_CHECKING
 
 from aiops_agent import __version__
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, LogReceiver, Receiver
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import parse_listen_address
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import Context, Sender, build_sender
 from aiops_agent.notify.stats import ReceiverStats, families

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aiops_agent.alerting.matchers import labels_match, parse_matchers
+from aiops_agent.base.matchers import labels_match, parse_matchers
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, Route
 
 

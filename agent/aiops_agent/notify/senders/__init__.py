@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import Receiver, ReceiverSettings
 from aiops_agent.config.types import Secret
 from aiops_agent.notify.outcome import Outcome

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import AlertmanagerReceiver
 from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender

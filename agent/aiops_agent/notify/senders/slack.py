@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import SlackReceiver
 from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender
