@@ -256,7 +256,7 @@ def import_rss(stdlib_top: list[str]) -> dict[str, Any]:
     agent_all = rss_of(
         "import yaml\nfrom aiops_agent.cli import main\nfrom aiops_agent.agent import Agent\n"
         "from aiops_agent.config import load_config\n"
-        "from aiops_agent.plugins import load_plugins\n"
+        "from aiops_agent.pluginhost import load_plugins\n"
         "from aiops_agent.collectors import build_collectors\n"
         "from aiops_agent.collectors.host import HostPaths\n"
         "c = load_config(None)\nbuild_collectors(c.collectors, HostPaths.under('/'))\n"

@@ -21,7 +21,8 @@ from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.exposition import CONTENT_TYPE, render
 from aiops_agent.httpserver import HttpServer
-from aiops_agent.plugins import Plugin, Request, Response, load_plugins
+from aiops_agent.pluginhost import load_plugins
+from aiops_agent.plugins import Plugin, Request, Response
 from aiops_agent.selfmetrics import ProcessMetrics, build_info
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier

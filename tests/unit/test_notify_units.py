@@ -24,13 +24,13 @@ from aiops_agent.config.notify_schema import (
     WebhookReceiver,
 )
 from aiops_agent.config.types import Duration, Secret
+from aiops_agent.notify.dispatcher import build_sender
 from aiops_agent.notify.outcome import DEAD, OK, RETRY, Outcome, from_status, parse_retry_after
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import (
     Context,
     Sender,
     alertmanager,
-    build_sender,
     email,
     pagerduty,
     slack,

@@ -6,8 +6,9 @@ boundary."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from typing import Protocol
 
+from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily
 from aiops_agent.base.naming import COMPAT_PREFIX, own_host_name
@@ -21,49 +22,49 @@ class Collector(Protocol):
     def collect(self) -> list[MetricFamily]: ...
 
 
+# Each collector's name is its switch, collectors.<name>.enabled; the list is also the order of
+# collection and of the families on /metrics.
+COLLECTORS = LazyRegistry(
+    {
+        "cpu": "aiops_agent.collectors.cpu:CpuCollector",
+        "loadavg": "aiops_agent.collectors.loadavg:LoadavgCollector",
+        "pressure": "aiops_agent.collectors.pressure:PressureCollector",
+        "meminfo": "aiops_agent.collectors.meminfo:MeminfoCollector",
+        "filesystem": "aiops_agent.collectors.filesystem:FilesystemCollector",
+        "diskstats": "aiops_agent.collectors.diskstats:DiskstatsCollector",
+        "netdev": "aiops_agent.collectors.netdev:NetdevCollector",
+        "netclass": "aiops_agent.collectors.netclass:NetclassCollector",
+        "netstack": "aiops_agent.collectors.netstack:NetstackCollector",
+        "processes": "aiops_agent.collectors.processes:ProcessesCollector",
+        "filefd": "aiops_agent.collectors.filefd:FilefdCollector",
+        "time": "aiops_agent.collectors.timeinfo:TimeCollector",
+        "uname": "aiops_agent.collectors.uname:UnameCollector",
+        "hwmon": "aiops_agent.collectors.hwmon:HwmonCollector",
+    }
+)
+# The collectors built with settings beyond their switch: the collectors.<section> they take.
+# netclass and netstack take netdev's device filters: one set of interfaces for all three.
+_SETTINGS = {
+    "filesystem": "filesystem",
+    "diskstats": "diskstats",
+    "netdev": "netdev",
+    "netclass": "netdev",
+    "netstack": "netdev",
+}
+
+
 def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collector]:
-    """The enabled collectors, in a fixed order. Imports are local so a switched-off collector costs
-    no memory."""
-    factories: list[Callable[[], Collector]] = []
-
-    def register(name: str, factory: Callable[[], Collector]) -> None:
-        """`name` is the collector's own name and its switch, collectors.<name>.enabled."""
-        if getattr(section, name).enabled:
-            factories.append(factory)
-
-    from aiops_agent.collectors import (  # noqa: PLC0415
-        cpu,
-        diskstats,
-        filefd,
-        filesystem,
-        hwmon,
-        loadavg,
-        meminfo,
-        netclass,
-        netdev,
-        netstack,
-        pressure,
-        processes,
-        timeinfo,
-        uname,
-    )
-
-    register("cpu", lambda: cpu.CpuCollector(host))
-    register("loadavg", lambda: loadavg.LoadavgCollector(host))
-    register("pressure", lambda: pressure.PressureCollector(host))
-    register("meminfo", lambda: meminfo.MeminfoCollector(host))
-    register("filesystem", lambda: filesystem.FilesystemCollector(section.filesystem, host))
-    register("diskstats", lambda: diskstats.DiskstatsCollector(section.diskstats, host))
-    register("netdev", lambda: netdev.NetdevCollector(section.netdev, host))
-    # netclass and netstack take netdev's device filters: one set of interfaces for all three.
-    register("netclass", lambda: netclass.NetclassCollector(section.netdev, host))
-    register("netstack", lambda: netstack.NetstackCollector(section.netdev, host))
-    register("processes", lambda: processes.ProcessesCollector(host))
-    register("filefd", lambda: filefd.FilefdCollector(host))
-    register("time", lambda: timeinfo.TimeCollector(host))
-    register("uname", lambda: uname.UnameCollector(host))
-    register("hwmon", lambda: hwmon.HwmonCollector(host))
-    return [factory() for factory in factories]
+    """The enabled collectors, in registry order. A switched-off collector is never imported, so
+    it costs no memory."""
+    collectors = []
+    for name in COLLECTORS.names():
+        if not getattr(section, name).enabled:
+            continue
+        factory = COLLECTORS.load(name)
+        settings = _SETTINGS.get(name)
+        collector = factory(getattr(section, settings), host) if settings else factory(host)
+        collectors.append(collector)
+    return collectors
 
 
 class CollectorStats:

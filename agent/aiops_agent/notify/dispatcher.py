@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from aiops_agent import __version__
 from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, LogReceiver, Receiver
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import parse_listen_address
 from aiops_agent.notify.routing import Router
-from aiops_agent.notify.senders import Context, Sender, build_sender
+from aiops_agent.notify.senders import Context, Sender, secret_values
 from aiops_agent.notify.stats import ReceiverStats, families
 
 if TYPE_CHECKING:
@@ -30,6 +31,23 @@ log = logging.getLogger("aiops_agent.notify")
 
 OUTBOX_DIR = "outbox"
 REMOVED_RECEIVER_TIMEOUT = 2.0  # a receiver dropped on reload gets this long to finish a request
+# Receiver type -> its sender, built as factory(settings, context).
+SENDERS = LazyRegistry(
+    {
+        "log": "aiops_agent.notify.senders.log:LogSender",
+        "webhook": "aiops_agent.notify.senders.webhook:WebhookSender",
+        "slack": "aiops_agent.notify.senders.slack:SlackSender",
+        "pagerduty": "aiops_agent.notify.senders.pagerduty:PagerDutySender",
+        "alertmanager": "aiops_agent.notify.senders.alertmanager:AlertmanagerSender",
+        "email": "aiops_agent.notify.senders.email:EmailSender",
+    }
+)
+
+
+def build_sender(receiver: Receiver, context: Context) -> Sender:
+    sender: Sender = SENDERS.load(receiver.type)(receiver.settings, context)
+    sender.secrets = secret_values(receiver.settings)
+    return sender
 
 
 class Dispatcher:
