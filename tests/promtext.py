@@ -121,6 +121,20 @@ def parse(text: str) -> dict[str, Family]:
     return families
 
 
+def value(text: str, name: str, **labels: str) -> float | None:
+    """The value of the one sample named `name` on a page whose labels include `labels`; None when
+    there is none, an error when there are several."""
+    family = parse(text).get(name)
+    found = [
+        s.value
+        for s in (family.samples if family else [])
+        if s.name == name and labels.items() <= s.label_dict.items()
+    ]
+    if len(found) > 1:
+        raise ValueError(f"{len(found)} samples of {name} match {labels}")
+    return found[0] if found else None
+
+
 def series(families: dict[str, Family]) -> dict[tuple[str, Labels], float]:
     """Every sample keyed by (sample name, labels)."""
     return {(s.name, s.labels): s.value for f in families.values() for s in f.samples}

@@ -135,14 +135,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.getLogger("aiops_agent").log(level, notice.message)
     if args.command == "collect":
         return _collect(config, args.format)
-    return _run(config, args.config)
+    return _run(config, args.config, (args.log_level, args.log_format))
 
 
-def _run(config: Config, config_path: Optional[str]) -> int:
+def _run(
+    config: Config, config_path: Optional[str], log_overrides: tuple[Optional[str], Optional[str]]
+) -> int:
     from aiops_agent.agent import Agent  # noqa: PLC0415
 
     try:
-        agent = Agent(config, config_path)
+        agent = Agent(config, config_path, log_overrides=log_overrides)
     except ConfigError as error:  # the web config file changed since it was checked
         logging.getLogger("aiops_agent").error("cannot start", extra={"errors": str(error)})
         return EXIT_CONFIG

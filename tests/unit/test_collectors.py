@@ -342,3 +342,18 @@ def test_many_hung_mounts_do_not_starve_healthy_ones(
             assert value(f, "aiops_agent_filesystem_stalled_mounts") == 5
     finally:
         release.set()
+
+
+def test_rebuilding_the_collectors_starts_no_more_threads(host_tree: Path) -> None:
+    """A reload rebuilds the collectors; the filesystem collector's statvfs threads are the
+    process' own, not one more pool per reload."""
+    import threading
+
+    def statvfs_threads() -> int:
+        return sum(t.name.startswith("statvfs-") for t in threading.enumerate())
+
+    build_collectors(CollectorsSection(), HostPaths.under(str(host_tree)))
+    before = statvfs_threads()
+    for _ in range(3):
+        build_collectors(CollectorsSection(), HostPaths.under(str(host_tree)))
+    assert statvfs_threads() == before > 0

@@ -72,6 +72,17 @@ class _StatWorkers:
         return call
 
 
+_SHARED: list[_StatWorkers] = []  # one pool per process, made by the first collector
+
+
+def _shared_workers() -> _StatWorkers:
+    """The process' statvfs threads. Shared, so a reload that rebuilds the collector does not
+    start more threads (those of a discarded pool would wait on its queue forever)."""
+    if not _SHARED:
+        _SHARED.append(_StatWorkers(_WORKERS, _MAX_WORKERS))
+    return _SHARED[0]
+
+
 class Mount(NamedTuple):
     device: str
     mountpoint: str
@@ -119,7 +130,7 @@ class FilesystemCollector:
         self._include_type = (
             re.compile(settings.fs_types_include) if settings.fs_types_include else None
         )
-        self._workers = _StatWorkers(_WORKERS, _MAX_WORKERS)
+        self._workers = _shared_workers()
         self._stuck: dict[str, _StatCall] = {}
 
     def _wanted(self, mount: Mount) -> bool:

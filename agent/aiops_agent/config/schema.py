@@ -22,7 +22,9 @@ class AgentSection:
         "",
         "Where the agent keeps its state (alerts, silences, alert outbox, baselines). Empty: "
         "/var/lib/aiops-agent as root, else $XDG_STATE_HOME/aiops-agent "
-        "(~/.local/state/aiops-agent).",
+        "(~/.local/state/aiops-agent). A change takes effect at a restart; a reload that changes "
+        "it is refused.",
+        restart=True,
     )
     host_root: str = key(
         "/",
