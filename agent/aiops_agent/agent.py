@@ -17,6 +17,7 @@ from aiops_agent.base import logs
 from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily, Snapshot
+from aiops_agent.base.naming import host_name
 from aiops_agent.collectors import Collector, build_collectors, collect_once
 from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import Config, ConfigError, load_config
@@ -24,6 +25,7 @@ from aiops_agent.config.keys import restart_changes
 from aiops_agent.exposition import render
 from aiops_agent.httpserver import HttpServer
 from aiops_agent.pluginhost import PluginHost
+from aiops_agent.plugins import AgentContext
 from aiops_agent.routes import Endpoints, MetricsPage
 from aiops_agent.selfmetrics import LoopStats, ProcessMetrics
 from aiops_agent.statedir import StateDirProbe
@@ -76,11 +78,13 @@ class Agent:
         self._prepare_state_dir()
         self._state_probe = StateDirProbe(self.state_dir)
         self._collectors = self._build_collectors(config)
-        self.plugins = PluginHost(self.state_dir, self._errors_log, plugins)
-        self.plugins.load(config)
         self.endpoints = Endpoints(self._page, self.health, self.readiness)
-        self.endpoints.set_plugin_routes(self.plugins.routes())
+        # Bound (not yet serving) before the plugins start: they ask for public_url().
         self.http = self._bind(config, load_security(config, config_path))
+        context = AgentContext(self.state_dir, self.public_url)
+        self.plugins = PluginHost(context, self._errors_log, plugins)
+        self.plugins.load(config)
+        self.endpoints.set_plugin_routes(self.plugins.routes())
 
     # --- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -156,6 +160,14 @@ class Agent:
 
     def _build_collectors(self, config: Config) -> list[Collector]:
         return build_collectors(config.collectors, HostPaths.under(config.agent.host_root))
+
+    def public_url(self) -> str:
+        """The base URL others reach this agent by: with the port the server bound (the
+        config's may be 0) and https when TLS is on."""
+        listen = self.config.http.listen._replace(port=self.http.port)
+        return listen.public_url(
+            tls=self.http.web.tls, hostname=host_name(self.config.agent.hostname)
+        )
 
     def _bind(self, config: Config, web: WebSecurity) -> HttpServer:
         return HttpServer(

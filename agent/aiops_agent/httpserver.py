@@ -11,7 +11,7 @@ import socketserver
 import threading
 from typing import Callable, Optional
 
-from aiops_agent.config.types import parse_listen_address
+from aiops_agent.base.listen import ListenAddress
 from aiops_agent.plugins import Request, Response
 from aiops_agent.webconfig import PLAIN, WebSecurity
 
@@ -213,7 +213,7 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     def __init__(
         self,
-        listen: str,
+        listen: ListenAddress,
         dispatch: Dispatch,
         compress: Callable[[bytes], bytes],
         max_connections: int,
@@ -221,7 +221,7 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         *,
         web: WebSecurity = PLAIN,
     ) -> None:
-        host, port = parse_listen_address(listen)
+        host, port = listen
         # An ASCII host as bytes: a str makes getaddrinfo load the idna codec (~0.3 MiB).
         name = host.encode("ascii") if host.isascii() else host
         infos = socket.getaddrinfo(

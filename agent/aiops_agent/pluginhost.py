@@ -17,19 +17,22 @@ from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.config.schema import Config
-from aiops_agent.plugins import Handler, Plugin, PluginFactory
+from aiops_agent.plugins import AgentContext, Handler, Plugin, PluginFactory
 
 log = logging.getLogger("aiops_agent")
 
-# Each entry is a module's create(config, state_dir).
+# Each entry is a module's create(config, context).
 PLUGINS = LazyRegistry({"alerting": "aiops_agent.alerting.plugin:create"})
 
 
 class PluginHost:
     def __init__(
-        self, state_dir: str, errors_log: RateLimitedLog, registry: Optional[LazyRegistry] = None
+        self,
+        context: AgentContext,
+        errors_log: RateLimitedLog,
+        registry: Optional[LazyRegistry] = None,
     ) -> None:
-        self._state_dir = state_dir
+        self._context = context
         self._errors_log = errors_log
         self._registry = registry or PLUGINS
         self.plugins: dict[str, Plugin] = {}
@@ -45,7 +48,7 @@ class PluginHost:
                 continue
             try:
                 factory: PluginFactory = self._registry.load(name)
-                plugin = factory(config, self._state_dir)
+                plugin = factory(config, self._context)
             except Exception:  # any failure of one plugin, by design
                 failed.append(name)
                 self._count(name, "load")

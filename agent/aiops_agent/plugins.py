@@ -51,5 +51,14 @@ class Plugin(Protocol):
         """Stop background work within `timeout` seconds, keeping what must survive a restart."""
 
 
-# A plugin module's create(config, state_dir): the plugin, or None when the config leaves it off.
-PluginFactory = Callable[[Config, str], Optional[Plugin]]
+class AgentContext(NamedTuple):
+    """What a plugin learns about the agent beside the config."""
+
+    state_dir: str  # where to keep what must survive a restart; "" for nowhere
+    # The agent's base URL as other hosts name it (scheme, host, bound port), for links back;
+    # current after a reload.
+    public_url: Callable[[], str]
+
+
+# A plugin module's create(config, context): the plugin, or None when the config leaves it off.
+PluginFactory = Callable[[Config, AgentContext], Optional[Plugin]]

@@ -36,7 +36,8 @@ from aiops_agent.notify.dispatcher import Dispatcher
 from aiops_agent.notify.senders import Context, pagerduty, slack, webhook
 
 HOST = "testhost"
-CONTEXT = Context("", HOST, "http://127.0.0.1:9877", __version__)
+AGENT_URL = "http://testhost:9877"
+CONTEXT = Context("", HOST, AGENT_URL, __version__)
 FAST_OUTBOX = {"backoff_base": "50ms", "backoff_max": "500ms"}
 
 
@@ -198,7 +199,7 @@ def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def start(config: Config, tmp_path: Path) -> Dispatcher:
-    return create_dispatcher(config, str(tmp_path / "state"))
+    return create_dispatcher(config, str(tmp_path / "state"), lambda: AGENT_URL)
 
 
 # --- formats ---------------------------------------------------------------------------------

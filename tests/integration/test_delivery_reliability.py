@@ -41,7 +41,9 @@ from aiops_agent.notify import create_dispatcher
 config_path, state_dir, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
-dispatcher = create_dispatcher(load_config(config_path, {}, required=True), state_dir)
+dispatcher = create_dispatcher(
+    load_config(config_path, {}, required=True), state_dir, lambda: "http://h:9877"
+)
 for n in range(first, last):
     labels = {"alertname": "Drill", "severity": "critical", "n": str(n)}
     event = AlertEvent(f"{n:016x}", "firing", labels, {}, 1.7e9 + n, None, float(n), "drill", 1)
@@ -165,7 +167,7 @@ def test_full_disk_under_the_state_directory(tmp_path: Path) -> None:
     config = config_for(
         tmp_path, {"hook": {"webhook": {"url": recorder.url}}}, [{"receiver": "hook"}]
     )
-    dispatcher = create_dispatcher(config, str(state))
+    dispatcher = create_dispatcher(config, str(state), lambda: "http://h:9877")
     try:
         dispatcher.submit([_event(0)])
         recorder.wait(1)

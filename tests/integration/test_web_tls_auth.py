@@ -155,7 +155,10 @@ def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path:
     leaves exactly /healthz and /readyz open."""
     web = write_web_config(
         tmp_path / "web.yml",
-        {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)}},
+        {
+            "tls_server_config": tls_section(pki),
+            "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)},
+        },
     )
     context = client_context(pki)
     with running_agent({"http": {"web_config_file": str(web)}}, auth=(USER, PASSWORD)) as agent:
@@ -167,6 +170,23 @@ def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path:
     with running_agent(closed, auth=(USER, PASSWORD)) as agent:
         for path in ("/healthz", "/readyz"):
             assert https_get(agent, path, context)[0] == 401, path
+
+
+def test_check_health_speaks_https_when_tls_is_on(pki: Pki, tmp_path: Path) -> None:
+    """check-health without --url, as a container HEALTHCHECK runs it with the agent's own config:
+    the URL comes from http.listen, and from the web config whether it is https."""
+    web = write_web_config(tmp_path / "web.yml", {"tls_server_config": tls_section(pki)})
+    with running_agent({"http": {"web_config_file": str(web)}}) as agent:
+        probe_config = tmp_path / "probe.yaml"
+        probe_config.write_text(
+            yaml.safe_dump(
+                {"http": {"listen": f"127.0.0.1:{agent.port}", "web_config_file": str(web)}}
+            ),
+            encoding="utf-8",
+        )
+        probe = [*AGENT, "check-health", "--config", str(probe_config), "--timeout", "10"]
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
 
 
 def test_tls_version_floor_plain_http_and_stalled_handshakes(pki: Pki, tmp_path: Path) -> None:

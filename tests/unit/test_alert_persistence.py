@@ -23,7 +23,7 @@ from aiops_agent.base.model import Labels, Snapshot
 from aiops_agent.config.alerting_schema import RuleSettings
 from aiops_agent.config.types import Duration
 from aiops_agent.detection.rules import Rule
-from tests.unit.test_lifecycle_plugin import FakeSink, config_from, host_families
+from tests.helpers.alerting import FakeSink, config_from, context, host_families
 
 SERIES: Labels = (("mountpoint", "/"),)
 DISK = Rule(
@@ -246,7 +246,7 @@ def plugin(tmp_path: Path) -> tuple[AlertingPlugin, FakeSink]:
     (tmp_path / "state").mkdir(exist_ok=True)
     sink = FakeSink()
     config = config_from(tmp_path, {"agent": {"hostname": "h1"}, "detection": {"rules": [RULE]}})
-    return AlertingPlugin(config, str(tmp_path / "state"), lambda c, s: sink), sink
+    return AlertingPlugin(config, context(tmp_path / "state"), lambda c, s: sink), sink
 
 
 def test_plugin_writes_on_change_and_at_shutdown_only(
@@ -282,7 +282,7 @@ def test_plugin_survives_a_state_dir_it_cannot_write(
     sink = FakeSink()
     config = config_from(tmp_path, {"agent": {"hostname": "h1"}, "detection": {"rules": [RULE]}})
     missing = tmp_path / "no-such-dir"
-    alerting = AlertingPlugin(config, str(missing), lambda c, s: sink)
+    alerting = AlertingPlugin(config, context(missing), lambda c, s: sink)
     with caplog.at_level(logging.ERROR):
         alerting.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9)))
     assert [e.status for e in sink.events] == ["firing"]

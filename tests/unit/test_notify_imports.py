@@ -15,7 +15,9 @@ from aiops_agent.base.events import AlertEvent
 from aiops_agent.config import load_config
 from aiops_agent.notify import create_dispatcher
 
-dispatcher = create_dispatcher(load_config(sys.argv[1], {}, required=True), tempfile.mkdtemp())
+dispatcher = create_dispatcher(
+    load_config(sys.argv[1], {}, required=True), tempfile.mkdtemp(), lambda: "http://h:9877"
+)
 after_start = {m: m in sys.modules for m in ("sqlite3", "requests", "smtplib")}
 dispatcher.submit([AlertEvent("f", "firing", {"alertname": "A"}, {}, 1.0, None, 1.0, "r", 1)])
 time.sleep(0.5)

@@ -5,6 +5,7 @@ selects series by name (rules, baselines) translates the same way."""
 from __future__ import annotations
 
 import re
+import socket
 
 COMPAT_PREFIX, OWN_HOST_PREFIX = "node_", "aiops_host_"
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z][a-z])")
@@ -26,3 +27,8 @@ def host_series_name(name: str, compat_names: bool) -> str:
     if compat_names or not name.startswith(COMPAT_PREFIX):
         return name
     return own_host_name(name)
+
+
+def host_name(configured: str) -> str:
+    """This host's name in alerts and links: agent.hostname when set, else the host's own."""
+    return configured or socket.gethostname()

@@ -20,12 +20,11 @@ from aiops_agent.config.keys import yaml_key
 from aiops_agent.config.notify_schema import check_receiver_modules, check_routing
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import (
+    PARSED,
     Duration,
-    ListenAddress,
     Regex,
     Secret,
     parse_duration,
-    parse_listen_address,
     resolve_secret,
 )
 
@@ -39,7 +38,7 @@ MAX_FLOW_DEPTH = 100
 ENV_PREFIX = "AIOPS__"
 
 Path_ = tuple[Union[str, int], ...]
-_STRING_TYPES = (str, Duration, ListenAddress, Regex, Secret)
+_STRING_TYPES = (str, Duration, Regex, Secret, *PARSED)
 
 
 class _Origins:
@@ -509,12 +508,13 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
         except ValueError as error:
             fail(str(error))
             return Secret("")
-    if hint is ListenAddress:
+    parser = PARSED.get(hint)
+    if parser is not None:
         try:
-            parse_listen_address(value)
+            return parser(value)
         except ValueError as error:
             fail(str(error))
-        return ListenAddress(value)
+            return None
     if hint is Regex:
         try:
             re.compile(value)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiops_agent.base.listen import ListenAddress
+
 # Section modules import key from keys.py too: importing it from here would be an import cycle.
 from aiops_agent.config.alerting_schema import AlertingSection, DetectionSection
 from aiops_agent.config.keys import key
 from aiops_agent.config.notify_schema import OutboxSection, Receiver, Route
-from aiops_agent.config.types import Duration, ListenAddress, Regex
+from aiops_agent.config.types import Duration, Regex
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class AgentSection:
 @dataclass(frozen=True)
 class HttpSection:
     listen: ListenAddress = key(
-        ListenAddress("127.0.0.1:9877"),
+        ListenAddress("127.0.0.1", 9877),
         "Address of /metrics, /healthz and /readyz. A non-loopback address exposes them to the "
         "network: choose it deliberately.",
     )

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Optional
 
-from aiops_agent.base.matchers import Matcher, labels_match, parse_selector
+from aiops_agent.base.matchers import Matcher, Selector, labels_match
 from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
 from aiops_agent.base.naming import host_series_name
 from aiops_agent.base.statefile import write_atomically
@@ -36,11 +36,10 @@ SeriesKey = tuple[str, Labels]
 
 
 class _Selector:
-    def __init__(self, text: str, compat_names: bool) -> None:
-        name, matchers = parse_selector(text)
-        self.name = host_series_name(name, compat_names) if name else ""
-        self.name_matchers = [m for m in matchers if m.name == "__name__"]
-        self.label_matchers: list[Matcher] = [m for m in matchers if m.name != "__name__"]
+    def __init__(self, selector: Selector, compat_names: bool) -> None:
+        self.name = host_series_name(selector.name, compat_names) if selector.name else ""
+        self.name_matchers = [m for m in selector.matchers if m.name == "__name__"]
+        self.label_matchers: list[Matcher] = [m for m in selector.matchers if m.name != "__name__"]
 
     def families(
         self, index: Mapping[str, MetricFamily], families: Iterable[MetricFamily]
@@ -73,7 +72,7 @@ class AnomalyScorer:
 
     def configure(self, settings: BaselineSettings, compat_names: bool) -> None:
         self.settings = settings
-        self._selectors = [_Selector(text, compat_names) for text in settings.series]
+        self._selectors = [_Selector(selector, compat_names) for selector in settings.series]
 
     def __len__(self) -> int:
         return len(self._detectors)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
 from aiops_agent.base.events import RESOLVED_PREFIX
-from aiops_agent.base.matchers import Matcher, labels_match, parse_matchers
+from aiops_agent.base.matchers import Matcher, labels_match
 from aiops_agent.base.model import Labels, MetricFamily
 from aiops_agent.base.naming import host_series_name
 from aiops_agent.config.alerting_schema import ForecastSettings, RuleSettings, metric_names
@@ -27,13 +27,13 @@ class Level(NamedTuple):
 
 
 class Rule:
-    """A RuleSettings compiled for evaluation: names translated, matchers parsed, levels fixed."""
+    """A RuleSettings made ready for evaluation: names translated, levels fixed."""
 
     def __init__(self, settings: RuleSettings, compat_names: bool = True) -> None:
         self.settings = settings
         self.name = settings.name
         self.names = [host_series_name(n, compat_names) for n in metric_names(settings.metric)]
-        self.matchers: tuple[Matcher, ...] = parse_matchers(settings.matchers)
+        self.matchers: tuple[Matcher, ...] = tuple(settings.matchers)
         self.rate = settings.rate
         self.above = settings.direction == "above"
         self.for_seconds = float(settings.for_)

@@ -1,6 +1,6 @@
-"""Reloads of an in-process Agent (listening on a loopback port, not running its loop): a plugin
-that fails cannot take the agent down, every http.* change is applied, and a change that needs a
-restart is refused with a message that says so."""
+"""An in-process Agent (bound to a loopback port, not running its loop): on reload, a plugin that
+fails cannot take the agent down, every http.* change is applied, and a change that needs a
+restart is refused with a message that says so; the URL it gives its plugins for links back."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.config import Config, load_config
 from aiops_agent.config.keys import restart_changes, yaml_key
 from tests import promtext
+from tests.helpers.certs import make_pki
 from tests.helpers.plugins import ENTRY, FAIL_LOAD, FAIL_RECONFIGURE, FlakyPlugin
 
 
@@ -154,3 +155,19 @@ def test_a_reload_that_changes_a_restart_key_is_refused_saying_so(
     assert "takes effect only when the agent is restarted" in caplog.text
     assert [r.keys for r in caplog.records if hasattr(r, "keys")] == [path]  # type: ignore[attr-defined]
     assert restart_changes(agent.config, load_config(str(config_path), {})) == [path]
+
+
+def test_plugins_link_back_to_the_bound_port_by_host_name_and_scheme(
+    agent: Agent, config_path: Path, tmp_path: Path
+) -> None:
+    """Not 127.0.0.1 (another machine from where the link is opened), not port 0 (the config's),
+    https once TLS is on."""
+    port = agent.http.port
+    assert agent.public_url() == f"http://h1:{port}"
+    pki = make_pki(tmp_path / "pki")
+    web = tmp_path / "web.yml"
+    tls = {"cert_file": str(pki.server_cert), "key_file": str(pki.server_key)}
+    web.write_text(yaml.safe_dump({"tls_server_config": tls}), encoding="utf-8")
+    write(config_path, "h1", http={"web_config_file": str(web)})
+    agent.reload()
+    assert agent.public_url() == f"https://h1:{port}"
