@@ -18,6 +18,7 @@ import bcrypt
 import pytest
 import yaml
 
+from aiops_agent.base.listen import ListenAddress
 from aiops_agent.config import Config
 from tests.helpers.agentproc import running_agent
 from tests.helpers.certs import make_pki
@@ -63,8 +64,10 @@ def auth_header(user: str, password: str) -> dict[str, str]:
 
 
 def test_default_listen_address_is_loopback() -> None:
-    host = Config().http.listen.rpartition(":")[0]
-    assert host in ("127.0.0.1", "[::1]", "localhost"), Config().http.listen
+    assert Config().http.listen.is_loopback, Config().http.listen
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    listen = yaml.safe_load(example.read_text(encoding="utf-8"))["http"]["listen"]
+    assert ListenAddress.parse(listen).is_loopback, listen
 
 
 def _listening(pid: int) -> list[str]:
