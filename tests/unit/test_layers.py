@@ -175,6 +175,25 @@ def test_every_import_goes_down_the_layer_table() -> None:
     assert not problems, "\n".join(problems)
 
 
+def private_imports(package: Path) -> list[str]:
+    """`from other_module import _name`: a module reaching into another's internals (as the web
+    config once did into the loader's _build, _Origins and _read_yaml)."""
+    found = []
+    for path in module_files(package).values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package.name):
+                found += [
+                    f"{path.relative_to(package.parent)}:{node.lineno}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    return found
+
+
+def test_no_module_imports_another_s_private_names() -> None:
+    assert private_imports(PACKAGE) == []
+
+
 def test_no_import_cycle() -> None:
     assert cycles(PACKAGE) == []
 
@@ -205,5 +224,6 @@ def test_the_checks_catch_an_upward_import_a_cycle_and_an_unplaced_module(tmp_pa
         "(runtime), which its layer may not (it may import: base)"
     ]
     assert cycles(package) == [["aiops_agent.base.words", "aiops_agent.runner"]]
-    (package / "stray.py").write_text("", encoding="utf-8")
+    (package / "stray.py").write_text("from aiops_agent.base.words import _hidden\n", "utf-8")
     assert "stray.py belongs to no layer" in "\n".join(layering_problems(package, layers))
+    assert private_imports(package) == ["aiops_agent/stray.py:1: aiops_agent.base.words._hidden"]
