@@ -34,10 +34,10 @@ REMOVED_RECEIVER_TIMEOUT = 2.0  # a receiver dropped on reload gets this long to
 SENDERS = LazyRegistry(
     {
         "log": "aiops_agent.notify.senders.log:LogSender",
-        "webhook": "aiops_agent.notify.senders.webhook:WebhookSender",
-        "slack": "aiops_agent.notify.senders.slack:SlackSender",
-        "pagerduty": "aiops_agent.notify.senders.pagerduty:PagerDutySender",
-        "alertmanager": "aiops_agent.notify.senders.alertmanager:AlertmanagerSender",
+        "webhook": "aiops_agent.notify.senders.webhook:build",
+        "slack": "aiops_agent.notify.senders.slack:build",
+        "pagerduty": "aiops_agent.notify.senders.pagerduty:build",
+        "alertmanager": "aiops_agent.notify.senders.alertmanager:build",
         "email": "aiops_agent.notify.senders.email:EmailSender",
     }
 )

@@ -6,15 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import WebhookReceiver
-from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import format_time, json_value
-from aiops_agent.notify.senders.transport import HttpPoster, dumps
+from aiops_agent.notify.senders.transport import Events, JsonPostSender
 
 SCHEMA_VERSION = "1"
 SIGNATURE_HEADER = "X-Aiops-Signature"
@@ -49,23 +47,19 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-class WebhookSender(Sender):
-    def __init__(self, settings: WebhookReceiver, context: Context) -> None:
-        self._settings = settings
-        self._context = context
-        self._http = HttpPoster(settings.timeout)
-
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+def build(settings: WebhookReceiver, context: Context) -> Sender:
+    def headers(events: Events, body: bytes) -> dict[str, str]:
         (event,) = events
-        body = dumps(payload(event, self._context))
-        headers = {name: value.reveal() for name, value in self._settings.headers.items()}
-        headers["Idempotency-Key"] = event.idempotency_key()
-        if self._settings.hmac_secret:
+        chosen = {name: value.reveal() for name, value in settings.headers.items()}
+        chosen["Idempotency-Key"] = event.idempotency_key()
+        if settings.hmac_secret:
             timestamp = str(int(time.time()))
-            secret = self._settings.hmac_secret.reveal().encode()
-            headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-        return self._http.post(self._settings.url.reveal(), body, headers)
+            chosen[TIMESTAMP_HEADER] = timestamp
+            chosen[SIGNATURE_HEADER] = signature(
+                settings.hmac_secret.reveal().encode(), timestamp, body
+            )
+        return chosen
 
-    def close(self) -> None:
-        self._http.close()
+    return JsonPostSender(
+        settings.url.reveal(), settings.timeout, lambda events: payload(events[0], context), headers
+    )
