@@ -27,7 +27,7 @@ from aiops_agent.httpserver import HttpServer
 from aiops_agent.pluginhost import PluginHost
 from aiops_agent.plugins import AgentContext
 from aiops_agent.routes import Endpoints, MetricsPage
-from aiops_agent.selfmetrics import LoopStats, ProcessMetrics
+from aiops_agent.selfmetrics import LoopStats, ProcessMetrics, basic_auth_families
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
 from aiops_agent.webconfig import WebSecurity, load_security
@@ -286,6 +286,7 @@ class Agent:
             *self._host_families,
             *self.stats.families(self.config.agent.interval),
             self._state_probe.family(),
+            *basic_auth_families(self.http.web),
             *self._process.collect(),
             *self.plugins.metrics(),
         ]

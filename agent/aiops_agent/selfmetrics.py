@@ -11,6 +11,7 @@ import time
 from aiops_agent import __version__
 from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.collectors import CollectorStats
+from aiops_agent.webconfig import AUTH_RESULTS, WebSecurity
 
 _PAGE_SIZE = resource.getpagesize()
 _PYTHON_VERSION = ".".join(str(part) for part in sys.version_info[:3])
@@ -143,3 +144,18 @@ class LoopStats:
                 [Sample((), self.reload_wall)],
             ),
         ]
+
+
+def basic_auth_families(web: WebSecurity) -> list[MetricFamily]:
+    """The basic-auth checks' results, while basic auth is on."""
+    if web.auth is None:
+        return []
+    counts = AUTH_RESULTS.snapshot()
+    return [
+        counter(
+            "aiops_agent_http_basic_auth_checks_total",
+            "Basic-auth checks of requests: cached (matched a password verified before), "
+            "verified (bcrypt ran and matched) or rejected.",
+            [Sample((("result", r),), float(counts[r])) for r in AUTH_RESULTS.RESULTS],
+        )
+    ]
