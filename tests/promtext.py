@@ -8,13 +8,14 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tests.helpers.ports import listening_port
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -146,12 +147,6 @@ def series(families: dict[str, Family]) -> dict[tuple[str, Labels], float]:
 NODE_EXPORTER_NAMES = ("prometheus-node-exporter", "node_exporter")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def require_binary(names: Sequence[str], package: str) -> str:
     """The binary's path, or a test failure naming the Debian package that provides it: CI installs
     it with scripts/setup.sh, so a missing binary is a broken environment, not a reason to skip."""
@@ -239,16 +234,15 @@ def node_exporter_flags(
 
 @contextmanager
 def node_exporter(*, same_filters: bool = True, processes: bool = True) -> Iterator[str]:
-    """A node_exporter on a free loopback port; yields its /metrics URL."""
+    """A node_exporter on a loopback port the kernel picks; yields its /metrics URL."""
     binary = require_binary(NODE_EXPORTER_NAMES, "prometheus-node-exporter")
-    port = free_port()
     process = subprocess.Popen(
-        [binary, *node_exporter_flags(port, same_filters=same_filters, processes=processes)],
+        [binary, *node_exporter_flags(0, same_filters=same_filters, processes=processes)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}/metrics"
     try:
+        url = f"http://127.0.0.1:{listening_port(process, 'node_exporter')}/metrics"
         _wait_for(url, process, "node_exporter")
         yield url
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,13 +19,10 @@ import yaml
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.notify import create_dispatcher
-from tests.integration.test_delivery_receivers import (
-    Behaviour,
-    Recorder,
-    config_for,
-    eventually,
-    metric,
-)
+from tests.helpers.notify import config_for, metric
+from tests.helpers.ports import reserve
+from tests.helpers.receivers import Behaviour, Recorder
+from tests.helpers.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -83,15 +79,10 @@ class Harness:
         assert self.process.wait(15) == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> None:
     total = 400
-    port = free_port()  # nobody listens yet: the receiver is down
+    reserved = reserve()  # bound, not listening yet: the receiver is down
+    port = reserved.getsockname()[1]
     receivers = {"hook": {"webhook": {"url": f"http://127.0.0.1:{port}/hook", "timeout": "1s"}}}
     outbox = {"backoff_base": "20ms", "backoff_max": "200ms"}
     config_path = tmp_path / "config.yaml"
@@ -107,7 +98,7 @@ def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> N
 
     # 2. The receiver comes back (slow, a few 500s and a 429); the agent restarts, submits more,
     #    and is SIGKILLed again mid-delivery.
-    recorder = Recorder(port)
+    recorder = Recorder(reserved)
     recorder.default = Behaviour(delay=0.01)
     recorder.plan = [Behaviour(500), Behaviour(503), Behaviour(429, (("Retry-After", "1"),))]
     try:

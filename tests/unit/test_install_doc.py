@@ -8,12 +8,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tests.helpers.ansible import ansible_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "install.md"
@@ -36,10 +34,7 @@ def documented_unit() -> str:
 
 
 def rendered_unit(directory: Path) -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    playbook_bin = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not playbook_bin:
-        pytest.fail("ansible-playbook not found: pip install -r requirements-deploy.txt")
+    playbook_bin = ansible_playbook()
     out = directory / "aiops-agent.service"
     tasks = [
         f"    - ansible.builtin.include_vars: {{file: {ROOT / 'roles/aiops_agent_config/defaults/main.yml'}}}",

@@ -9,26 +9,17 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.helpers.ansible import ansible_playbook
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "k8s"
 MODES = ("daemonset", "deployment")
-
-
-def _ansible_playbook() -> str:
-    # The venv running pytest first (scripts/test.sh puts it on PATH too), then PATH.
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not found:
-        pytest.fail("ansible-playbook not found: pip install -r requirements-deploy.txt")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +33,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
     )
     result = subprocess.run(
-        [_ansible_playbook(), str(K8S_DIR / "render.yml"), "-e", f"aiops_k8s_out={out}"],
+        [ansible_playbook(), str(K8S_DIR / "render.yml"), "-e", f"aiops_k8s_out={out}"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

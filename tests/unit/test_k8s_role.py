@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.test_k8s_manifests_in_sync import K8S_DIR, ROOT, _ansible_playbook
+from tests.helpers.ansible import ansible_playbook
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S_DIR = ROOT / "k8s"
 
 IMAGE = "registry.example.com/team/aiops-agent"
 PLAYBOOK = """\
@@ -54,7 +57,7 @@ def run_role(
         **(environ or {}),
     )
     result = subprocess.run(
-        [_ansible_playbook(), "render.yml", *args],
+        [ansible_playbook(), "render.yml", *args],
         cwd=where,
         env=env,
         stdout=subprocess.PIPE,

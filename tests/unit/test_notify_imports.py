@@ -20,7 +20,21 @@ dispatcher = create_dispatcher(
 )
 after_start = {m: m in sys.modules for m in ("sqlite3", "requests", "smtplib")}
 dispatcher.submit([AlertEvent("f", "firing", {"alertname": "A"}, {}, 1.0, None, 1.0, "r", 1)])
-time.sleep(0.5)
+
+
+def attempts():
+    return sum(
+        sample.value
+        for family in dispatcher.metrics()
+        if family.name == "aiops_agent_notifications_attempts_total"
+        for sample in family.samples
+    )
+
+
+deadline = time.monotonic() + 30  # until the receiver was tried: logged, or POSTed to
+while not attempts() and time.monotonic() < deadline:
+    time.sleep(0.02)
+assert attempts(), "the receiver was never tried"
 after_submit = {m: m in sys.modules for m in ("sqlite3", "requests", "smtplib")}
 dispatcher.close(1)
 print(json.dumps([after_start, after_submit]))
