@@ -6,12 +6,10 @@ hand-installed hosts behind. The role's template is rendered by ansible-playbook
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import subprocess
 from pathlib import Path
 
-from tests.helpers.ansible import ansible_playbook
+from tests.helpers.ansible import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "install.md"
@@ -34,7 +32,6 @@ def documented_unit() -> str:
 
 
 def rendered_unit(directory: Path) -> str:
-    playbook_bin = ansible_playbook()
     out = directory / "aiops-agent.service"
     tasks = [
         f"    - ansible.builtin.include_vars: {{file: {ROOT / 'roles/aiops_agent_config/defaults/main.yml'}}}",
@@ -49,21 +46,7 @@ def rendered_unit(directory: Path) -> str:
         "  vars:\n    ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
         "  tasks:\n" + "\n".join(tasks) + "\n"
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    result = subprocess.run(
-        [playbook_bin, str(playbook)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=240,
-    )
+    result = run_playbook(str(playbook))
     assert result.returncode == 0, result.stdout[-6000:]
     return out.read_text(encoding="utf-8")
 
