@@ -65,6 +65,10 @@ def host_tree(tmp_path: Path) -> Path:
             "/dev/sdb1 /data\\040disk xfs ro,relatime 0 0\n"
         ),
         "proc/sys/fs/file-nr": "512\t0\t65536\n",
+        "proc/sys/kernel/random/entropy_avail": "256\n",
+        "proc/sys/kernel/random/poolsize": "256\n",
+        "proc/1/net/netstat": "TcpExt: SyncookiesSent ListenDrops\nTcpExt: 3 4\n",
+        "proc/1/net/snmp": "Tcp: RtoMin CurrEstab\nTcp: 200 5\nUdp: InDatagrams\nUdp: 7\n",
         "proc/sys/kernel/domainname": "(none)\n",
         "proc/sys/kernel/pid_max": "4194304\n",
         "proc/sys/kernel/threads-max": "100000\n",

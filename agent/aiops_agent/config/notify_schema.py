@@ -176,9 +176,7 @@ class Receiver:
         if len(chosen) != 1:
             types = ", ".join(f.name for f in fields(self))
             got = ", ".join(chosen) or "none"
-            raise ValueError(
-                f"a receiver has exactly one of {types} (e.g. 'log: {{}}'); got {got}"
-            )
+            raise ValueError(f"a receiver has exactly one of {types} (e.g. 'log: {{}}'); got {got}")
 
     @property
     def type(self) -> str:
