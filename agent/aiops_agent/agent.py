@@ -23,7 +23,7 @@ from aiops_agent.httpserver import HttpServer
 from aiops_agent.logs import RateLimitedLog
 from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.plugins import Plugin, Request, Response, load_plugins
-from aiops_agent.selfmetrics import ProcessMetrics, build_info
+from aiops_agent.selfmetrics import ProcessMetrics, build_info, scrape_collector_families
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
 from aiops_agent.webconfig import WebSecurity, load_security
@@ -349,6 +349,13 @@ class Agent:
             ),
             self._state_probe.family(),
             *self._process.collect(),
+            *(
+                scrape_collector_families(
+                    {n: stats[n].duration for n in names}, {n: stats[n].success for n in names}
+                )
+                if self.config.metrics.node_exporter_names
+                else []
+            ),
         ]
 
     def _render(self) -> None:

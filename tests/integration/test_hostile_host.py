@@ -176,7 +176,10 @@ def test_a_hung_mount_does_not_stall_the_loop(tmp_path: Path) -> None:
         "agent": {"interval": "1s"},
         "collectors": {"filesystem": {"stat_timeout": "500ms"}},
     }
-    labels = f'device="hangfs",fstype="fuse.hangfs",mountpoint="{mountpoint}"'
+    labels = (
+        f'device="hangfs",device_error="mountpoint timeout",fstype="fuse.hangfs",'
+        f'mountpoint="{mountpoint}"'
+    )
     with hung_mount_namespace(mountpoint) as server:
         prefix = ["nsenter", f"--mount=/proc/{server.pid}/ns/mnt", "--"]
         with running_agent(config, command_prefix=prefix) as agent:

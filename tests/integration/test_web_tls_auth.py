@@ -155,7 +155,10 @@ def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path:
     leaves exactly /healthz and /readyz open."""
     web = write_web_config(
         tmp_path / "web.yml",
-        {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)}},
+        {
+            "tls_server_config": tls_section(pki),
+            "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)},
+        },
     )
     context = client_context(pki)
     with running_agent({"http": {"web_config_file": str(web)}}, auth=(USER, PASSWORD)) as agent:

@@ -150,23 +150,16 @@ def test_filesystems_read_through_host_root(host_tree: Path) -> None:
     assert set(labels) == {"/", "/data disk"}  # /proc excluded; octal escape decoded
     assert labels["/data disk"] == {
         "device": "/dev/sdb1",
+        "device_error": "",
         "fstype": "xfs",
         "mountpoint": "/data disk",
     }
     real = os.statvfs(host_tree)
-    assert value(
-        f, "node_filesystem_size_bytes", device="/dev/sda1", fstype="ext4", mountpoint="/"
-    ) == (real.f_blocks * real.f_frsize)
-    assert (
-        value(
-            f, "node_filesystem_readonly", device="/dev/sdb1", fstype="xfs", mountpoint="/data disk"
-        )
-        == 1
-    )
-    assert (
-        value(f, "node_filesystem_device_error", device="/dev/sda1", fstype="ext4", mountpoint="/")
-        == 0
-    )
+    root = {"device": "/dev/sda1", "device_error": "", "fstype": "ext4", "mountpoint": "/"}
+    data = {"device": "/dev/sdb1", "device_error": "", "fstype": "xfs", "mountpoint": "/data disk"}
+    assert value(f, "node_filesystem_size_bytes", **root) == (real.f_blocks * real.f_frsize)
+    assert value(f, "node_filesystem_readonly", **data) == 1
+    assert value(f, "node_filesystem_device_error", **root) == 0
 
 
 def test_filesystem_include_and_exclude_patterns(host_tree: Path) -> None:
@@ -180,7 +173,12 @@ def test_filesystem_include_and_exclude_patterns(host_tree: Path) -> None:
 def test_missing_mount_point_is_a_device_error_not_a_failure(host_tree: Path) -> None:
     (host_tree / "data disk").rmdir()
     f = collect(host_tree)
-    labels = {"device": "/dev/sdb1", "fstype": "xfs", "mountpoint": "/data disk"}
+    labels = {
+        "device": "/dev/sdb1",
+        "device_error": "no such file or directory",  # as node_exporter 1.9 words ENOENT
+        "fstype": "xfs",
+        "mountpoint": "/data disk",
+    }
     assert value(f, "node_filesystem_device_error", **labels) == 1
 
 
@@ -244,8 +242,13 @@ def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:
     assert "aiops_host_memory_mem_total_bytes" in names
     assert "aiops_host_cpu_seconds_total" in names
     assert own_host_name("node_memory_HugePages_Total", "gauge") == "aiops_host_memory_huge_pages"
-    assert own_host_name("node_memory_DirectMap2M_bytes", "gauge") == "aiops_host_memory_direct_map_2m_bytes"
-    assert own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
+    assert (
+        own_host_name("node_memory_DirectMap2M_bytes", "gauge")
+        == "aiops_host_memory_direct_map_2m_bytes"
+    )
+    assert (
+        own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
+    )
 
 
 def test_real_host_collection_is_complete() -> None:
@@ -288,15 +291,22 @@ def test_many_hung_mounts_do_not_starve_healthy_ones(
     monkeypatch.setattr(filesystem.os, "statvfs", statvfs)
     section = CollectorsSection(filesystem=FilesystemCollector(stat_timeout=0.2))
     collector = next(
-        c for c in build_collectors(section, HostPaths.under(str(host_tree))) if c.name == "filesystem"
+        c
+        for c in build_collectors(section, HostPaths.under(str(host_tree)))
+        if c.name == "filesystem"
     )
     try:
         for _ in range(2):
             f = families_by_name(collector.collect())
-            root = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+            root = {"device": "/dev/sda1", "device_error": "", "fstype": "ext4", "mountpoint": "/"}
             assert value(f, "node_filesystem_device_error", **root) == 0
             for index, path in enumerate(hung):
-                labels = {"device": f"nfs:/{index}", "fstype": "nfs4", "mountpoint": path}
+                labels = {
+                    "device": f"nfs:/{index}",
+                    "device_error": "mountpoint timeout",
+                    "fstype": "nfs4",
+                    "mountpoint": path,
+                }
                 assert value(f, "node_filesystem_device_error", **labels) == 1
             assert value(f, "aiops_agent_filesystem_stalled_mounts") == 5
     finally:
