@@ -116,10 +116,14 @@ def parse_mountinfo(text: str) -> list[Mount]:
 
 
 def _read_mounts(host: HostPaths) -> list[Mount]:
-    try:
-        return parse_mountinfo(read_text(host.proc_of_host("mountinfo")))
-    except FileNotFoundError:  # a tree with only a mounts file
-        return parse_mounts(read_text(host.proc_of_host("mounts")))
+    """PID 1's mountinfo under host_root, else this process' (as node_exporter falls back to
+    self/mountinfo); /proc/PID/mounts where there is no mountinfo (some test trees)."""
+    for path in (host.proc_of_host("mountinfo"), os.path.join(host.proc, "self/mountinfo")):
+        try:
+            return parse_mountinfo(read_text(path))
+        except FileNotFoundError:
+            continue
+    return parse_mounts(read_text(host.proc_of_host("mounts")))
 
 
 def _go_error_text(error: OSError | None) -> str:
