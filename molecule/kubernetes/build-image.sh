@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the agent image from the repo's Dockerfile on the locally made Debian base
-# (scripts/build-python-base.sh), tagged localhost/aiops-agent:<version> (the role's default
-# image) and localhost/aiops-agent:src-<hash>. Cached by that hash of the build inputs (base
+# (scripts/build-python-base.sh), tagged localhost/aiops-agent:<version> (the image converge.yml
+# names; AIOPS_IMAGE_REPOSITORY changes the repository for both) and localhost/aiops-agent:src-<hash>. Cached by that hash of the build inputs (base
 # image, Dockerfile, .dockerignore, pyproject.toml, README.md, agent/): unchanged inputs, no build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -36,7 +36,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiops_agent.config import Config, ConfigError, load_config
+from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
 from tests.helpers.agentproc import AgentProcess, running_agent
+from tests.helpers.agentproc import _wait_started as wait_started
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +114,13 @@ def generated(directory: Path) -> list[BadInput]:
             on_reload=False,  # the agent runs as root here; see _unreadable
         )
     )
+    (directory / "empty-secret").write_bytes(b"\n")
+    add(
+        "empty-secret-file",
+        f"receivers:\n  hook:\n    webhook:\n      url: 'file:{directory}/empty-secret'\n".encode(),
+        4,
+        f"receivers.hook.webhook.url: secret file {directory}/empty-secret is empty",
+    )
     good = directory / "good.yaml"
     good.write_text("agent:\n  interval: 5s\n", encoding="utf-8")
     made.append(
@@ -179,6 +188,131 @@ def test_empty_and_comment_only_configs_are_valid(tmp_path: Path) -> None:
         path.write_text(content, encoding="utf-8")
         result = check_config(BadInput("ok", path, None, ""))
         assert result.returncode == 0, (content, result.stderr)
+
+
+# --- configuration ergonomics: no file, near-miss overrides, empty secrets, order ---------------
+
+
+def _without_default_config() -> list[str]:
+    """A command prefix under which nothing is at the default config path. Where the agent is
+    installed, a private mount namespace hides its directory (that needs root)."""
+    if not os.path.lexists(DEFAULT_CONFIG_PATH):
+        return []
+    hide = f'mount -t tmpfs tmpfs "{os.path.dirname(DEFAULT_CONFIG_PATH)}" && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", hide, "sh"]
+
+
+def _cli(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("AIOPS_")}
+    return subprocess.run(
+        [*_without_default_config(), *AGENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **(env or {})},
+        check=False,
+    )
+
+
+NO_FILE = f"no configuration file at {DEFAULT_CONFIG_PATH}; using defaults"
+
+
+def test_check_config_without_a_file_says_defaults_are_used(tmp_path: Path) -> None:
+    result = _cli("check-config")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count(NO_FILE) == 1, result.stderr
+    # A file that was asked for and is missing stays an error.
+    missing = _cli("check-config", "--config", str(tmp_path / "absent.yaml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    assert "using defaults" not in missing.stderr
+
+
+def test_run_without_a_file_logs_it_once_and_warns_of_near_miss_overrides(tmp_path: Path) -> None:
+    env = {
+        "AIOPS__HTTP__LISTEN": "127.0.0.1:0",
+        "AIOPS__AGENT__STATE_DIR": str(tmp_path / "state"),
+        "AIOPS__AGENT__INTERVAL": "1s",
+        "AIOPS_AGENT_INTERVAL": "1h",  # one underscore: not an override
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("AIOPS_")}
+    stderr_path = tmp_path / "stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            [*_without_default_config(), *AGENT, "run", "--log-format", "json"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env={**clean, **env},
+        )
+    agent = AgentProcess(process, tmp_path, tmp_path / "none.yaml", stderr_path, "http", None)
+    try:
+        wait_started(agent, 30.0)
+        records = agent.log_records()
+    finally:
+        code = agent.stop()
+    assert code in (0, -signal.SIGTERM), agent.stderr_text()
+    said = [r for r in records if r.get("msg") == NO_FILE]
+    assert [r["level"] for r in said] == ["info"], agent.stderr_text()
+    warned = [r for r in records if "AIOPS_AGENT_INTERVAL" in str(r.get("msg"))]
+    assert [r["level"] for r in warned] == ["warning"], agent.stderr_text()
+    assert "did you mean AIOPS__AGENT__INTERVAL?" in warned[0]["msg"]
+
+
+def test_check_config_warns_of_near_miss_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("agent:\n  interval: 5s\n", encoding="utf-8")
+    near_misses = ["AIOPS_HTTP_LISTEN", "AIOPS_HTTP__LISTEN", "aiops__http__listen"]
+    env = dict.fromkeys(near_misses, "0.0.0.0:1")
+    env["AIOPS_IMAGE"] = "registry.example.org/aiops-agent:1"  # another tool's: no warning
+    result = _cli("check-config", "--config", str(config), env=env)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == len(near_misses), result.stderr
+    for variable in near_misses:
+        assert any(
+            f"environment variable {variable} is not read" in line
+            and "did you mean AIOPS__HTTP__LISTEN?" in line
+            for line in warnings
+        ), (variable, result.stderr)
+    # With the prefix right and one underscore missing, it names no key: an error, as before.
+    wrong = _cli("check-config", "--config", str(config), env={"AIOPS__HTTP_LISTEN": "0.0.0.0:1"})
+    assert wrong.returncode == 2
+    assert (
+        "AIOPS__HTTP_LISTEN: http_listen: does not name a configurable key; did you mean "
+        "AIOPS__HTTP__LISTEN?" in wrong.stderr
+    )
+
+
+def test_secret_reference_to_an_empty_variable_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "receivers:\n  hook:\n    webhook:\n      url: '${AIOPS_TEST_HOOK_URL}'\n",
+        encoding="utf-8",
+    )
+    result = _cli("check-config", "--config", str(config), env={"AIOPS_TEST_HOOK_URL": ""})
+    assert result.returncode == 2
+    assert (
+        f"{config}:4: receivers.hook.webhook.url: environment variable AIOPS_TEST_HOOK_URL is empty"
+        in result.stderr
+    ), result.stderr
+
+
+def test_errors_are_listed_in_line_order(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    lines = ["log:", "  level: loud", "collectors:", "  cpu: {enabled: maybe}"]  # lines 1-4
+    lines += [f"# {n}" for n in range(5, 10)] + ["agent:", "  interval: often"]  # line 11
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _cli(
+        "check-config", "--config", str(config), env={"AIOPS__HTTP__MAX_CONNECTIONS": "lots"}
+    )
+    assert result.returncode == 2
+    listed = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert [line.split(": ")[0] for line in listed] == [
+        f"{config}:2",
+        f"{config}:4",
+        f"{config}:11",
+        "environment variable AIOPS__HTTP__MAX_CONNECTIONS",
+    ], result.stderr
 
 
 def metric(text: str, name: str, labels: str = "") -> Optional[float]:

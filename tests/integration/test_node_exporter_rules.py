@@ -61,9 +61,7 @@ class Scrapes:
         assert set(a) == set(b), f"{name}: label sets changed between scrapes"
         # An empty label is no label once Prometheus stores the series (device_error="" on
         # node_filesystem_*); promtool's input series would keep it.
-        return {
-            tuple(pair for pair in labels if pair[1]): (a[labels], b[labels]) for labels in a
-        }
+        return {tuple(pair for pair in labels if pair[1]): (a[labels], b[labels]) for labels in a}
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ machine's real /proc (shape and sanity)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -230,6 +231,49 @@ def test_collectors_can_be_switched_off(host_tree: Path) -> None:
     section = CollectorsSection(cpu=Toggle(enabled=False), hwmon=Toggle(enabled=False))
     names = [c.name for c in build_collectors(section, HostPaths.under(str(host_tree)))]
     assert "cpu" not in names and "hwmon" not in names and "loadavg" in names
+
+
+def _with_every_input(root: Path) -> None:
+    """What the fixture lacks for pressure, netclass, netstack and udp_queues, so every collector
+    has families of its own to lose."""
+    files = {
+        "proc/pressure/cpu": "some avg10=0.00 avg60=0.00 avg300=0.00 total=2000000\n",
+        "proc/pressure/io": "some avg10=0 total=3\nfull avg10=0 total=1\n",
+        "sys/class/net/eth0/operstate": "up\n",
+        "sys/class/net/eth0/mtu": "1500\n",
+        "proc/1/net/sockstat": "sockets: used 7\nTCP: inuse 2 orphan 0 tw 1 alloc 3 mem 4\n",
+        "proc/1/net/udp": (
+            "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
+            "  timeout inode ref pointer drops\n"
+            "    1: 00000000:0044 00000000:0000 07 00000000:00000010 00:00000000 00000000     0"
+            "        0 12345 2 0000000000000000 0\n"
+        ),
+    }
+    for relative, content in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(content)
+
+
+def _families_with_samples(root: Path, section: CollectorsSection) -> set[str]:
+    return {name for name, family in collect(root, section).items() if family.samples}
+
+
+def test_every_collector_has_its_own_switch_under_its_own_name(host_tree: Path) -> None:
+    _with_every_input(host_tree)
+    defaults = CollectorsSection()
+    switches = sorted(field.name for field in dataclasses.fields(CollectorsSection))
+    collectors = build_collectors(defaults, HostPaths.under(str(host_tree)))
+    assert sorted(c.name for c in collectors) == switches
+    everything = _families_with_samples(host_tree, defaults)
+    for collector in collectors:
+        own = {f.name for f in collector.collect() if f.samples}
+        assert own, f"{collector.name} has nothing to lose on the fake host"
+        toggle = getattr(defaults, collector.name)
+        off = dataclasses.replace(toggle, enabled=False)
+        left = _families_with_samples(
+            host_tree, dataclasses.replace(defaults, **{collector.name: off})
+        )
+        assert everything - left == own, collector.name
 
 
 def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:

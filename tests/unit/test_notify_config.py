@@ -3,6 +3,7 @@ path and line without showing a secret."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,33 @@ def test_outbox_bounds(tmp_path: Path) -> None:
     assert any("outbox.synchronous: must be one of full, normal" in p for p in found)
     found = problems(tmp_path, "outbox: {backoff_base: 10m, backoff_max: 1m}\n")
     assert any("backoff_base must not exceed backoff_max" in p for p in found)
+
+
+@pytest.mark.parametrize("missing", ["requests", "urllib3"])
+def test_http_receiver_without_its_package_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    # None in sys.modules makes find_spec report the module as absent, as in a venv without it.
+    monkeypatch.setitem(sys.modules, missing, None)
+    text = (
+        "receivers:\n  fine: {log: {}}\n  oncall:\n    pagerduty: {routing_key: k}\n"
+        "  hook: {webhook: {url: 'http://127.0.0.1:9/x'}}\n"
+    )
+    found = problems(tmp_path, text)
+    assert found == [
+        f"{tmp_path / 'config.yaml'}:3: receivers.oncall: pagerduty needs the Python package "
+        f"'requests' (No module named '{missing}')",
+        f"{tmp_path / 'config.yaml'}:5: receivers.hook: webhook needs the Python package "
+        f"'requests' (No module named '{missing}')",
+    ]
+
+
+def test_log_and_email_receivers_need_no_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "requests", None)
+    text = (
+        "receivers:\n  a: {log: {}}\n"
+        "  m: {email: {smarthost: 'localhost:25', from_address: a@b, to: [c@d], tls: none}}\n"
+    )
+    assert set(load(tmp_path, text).receivers) == {"a", "m"}
