@@ -96,7 +96,11 @@ class BasicAuth:
         hashed = self._users.get(user)
         digest = self._sha256(b"%s\0%s" % (password, hashed or b"")).digest()
         remembered = self._verified.get(user)
-        if hashed is not None and remembered is not None and self._compare(remembered, digest):
+        if (
+            hashed is not None
+            and remembered is not None
+            and self._compare(remembered, digest)
+        ):
             return True
         with self._lock:
             try:
