@@ -288,6 +288,11 @@ class Agent:
             self._state_probe.family(),
             *basic_auth_families(self.http.web),
             *self._process.collect(),
+            *(
+                self.stats.scrape_collector_families()
+                if self.config.metrics.node_exporter_names
+                else []
+            ),
             *self.plugins.metrics(),
         ]
         self._page.publish(render(families).encode())

@@ -45,12 +45,15 @@ def test_pressure(tmp_path: Path) -> None:
             "proc/pressure/io": "some avg10=0.00 avg60=0.00 avg300=0.00 total=1250000\n"
             "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n",
             # memory absent: a kernel without it publishes no memory families
+            # irq has only "full" (Linux 6.1 and later)
+            "proc/pressure/irq": "full avg10=0.00 avg60=0.00 avg300=0.00 total=500000\n",
         },
     )
     assert exact(pressure.PressureCollector(host).collect()) == {
         "node_pressure_cpu_waiting_seconds_total": ("counter", {(): 2.5}),
         "node_pressure_io_waiting_seconds_total": ("counter", {(): 1.25}),
         "node_pressure_io_stalled_seconds_total": ("counter", {(): 0.001}),
+        "node_pressure_irq_stalled_seconds_total": ("counter", {(): 0.5}),
     }
 
 
@@ -127,6 +130,7 @@ def test_netclass(tmp_path: Path) -> None:
             {
                 (
                     ("address", "52:54:00:12:34:56"),
+                    ("adminstate", "up"),  # flags 0x1003 has IFF_UP
                     ("broadcast", "ff:ff:ff:ff:ff:ff"),
                     ("device", "eth0"),
                     ("duplex", "full"),
@@ -135,6 +139,7 @@ def test_netclass(tmp_path: Path) -> None:
                 ): 1.0,
                 (
                     ("address", "52:54:00:ab:cd:ef"),
+                    ("adminstate", "unknown"),  # no flags
                     ("broadcast", ""),
                     ("device", "eth1"),
                     ("duplex", ""),
@@ -173,11 +178,12 @@ def test_netstack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                 "sockets: used 230\nTCP: inuse 5 orphan 0 tw 4 alloc 9 mem 3\nUDP: inuse 2 mem 1\n"
             ),
             "proc/1/net/sockstat6": "TCP6: inuse 1\nUDP6: inuse 2\n",
+            # Hexadecimal columns; the 13th is the CPU's id (Linux 5.14 and later).
             "proc/1/net/softnet_stat": (
                 "0000000a 00000001 00000002 00000000 00000000 00000000 00000000 00000000 "
-                "00000000 00000000 00000000 00000000 00000000\n"
+                "00000003 00000004 00000005 00000006 00000000\n"
                 "000000ff 00000000 00000010 00000000 00000000 00000000 00000000 00000000 "
-                "00000000 00000000 00000000 00000000 00000001\n"
+                "00000000 00000000 00000000 00000000 00000003\n"
             ),
             "proc/sys/net/netfilter/nf_conntrack_count": "123\n",
             "proc/sys/net/netfilter/nf_conntrack_max": "262144\n",
@@ -194,7 +200,7 @@ def test_netstack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             ),
         },
     )
-    cpu0, cpu1 = (("cpu", "0"),), (("cpu", "1"),)
+    cpu0, cpu3 = (("cpu", "0"),), (("cpu", "3"),)
     assert exact(netstack.NetstackCollector(NetdevCollector(), host).collect()) == {
         # lo is left out by the netdev collector's default device filter, as by node_exporter.
         "node_arp_entries": ("gauge", {(("device", "eth0"),): 2.0, (("device", "eth1"),): 1.0}),
@@ -210,9 +216,13 @@ def test_netstack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "node_sockstat_UDP_mem_bytes": ("gauge", {(): 4096.0}),
         "node_sockstat_TCP6_inuse": ("gauge", {(): 1.0}),
         "node_sockstat_UDP6_inuse": ("gauge", {(): 2.0}),
-        "node_softnet_processed_total": ("counter", {cpu0: 10.0, cpu1: 255.0}),
-        "node_softnet_dropped_total": ("counter", {cpu0: 1.0, cpu1: 0.0}),
-        "node_softnet_times_squeezed_total": ("counter", {cpu0: 2.0, cpu1: 16.0}),
+        "node_softnet_processed_total": ("counter", {cpu0: 10.0, cpu3: 255.0}),
+        "node_softnet_dropped_total": ("counter", {cpu0: 1.0, cpu3: 0.0}),
+        "node_softnet_times_squeezed_total": ("counter", {cpu0: 2.0, cpu3: 16.0}),
+        "node_softnet_cpu_collision_total": ("counter", {cpu0: 3.0, cpu3: 0.0}),
+        "node_softnet_received_rps_total": ("counter", {cpu0: 4.0, cpu3: 0.0}),
+        "node_softnet_flow_limit_count_total": ("counter", {cpu0: 5.0, cpu3: 0.0}),
+        "node_softnet_backlog_len": ("gauge", {cpu0: 6.0, cpu3: 0.0}),
         "node_nf_conntrack_entries": ("gauge", {(): 123.0}),
         "node_nf_conntrack_entries_limit": ("gauge", {(): 262144.0}),
         # Summed over the CPUs' lines.

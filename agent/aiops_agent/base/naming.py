@@ -9,7 +9,9 @@ import socket
 
 COMPAT_PREFIX, OWN_HOST_PREFIX = "node_", "aiops_host_"
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z][a-z])")
-_SPELLED_OUT = {"sec": "secondary"}  # promtool reads "sec" as an abbreviated unit
+# promtool reads "sec" as an abbreviated unit and flags "bits" as not a base unit (the entropy
+# families' help says they count bits).
+_SPELLED_OUT = {"sec": "secondary", "bits": ""}
 
 
 def own_host_name(compatible_name: str, kind: str = "counter") -> str:
@@ -17,7 +19,8 @@ def own_host_name(compatible_name: str, kind: str = "counter") -> str:
     promtool's lint accepts, which node_exporter's meminfo names are not: snake case, no word
     promtool reads as an abbreviated unit, and "_total" only on counters."""
     parts = _CAMEL_BOUNDARY.sub("_", compatible_name[len(COMPAT_PREFIX) :]).lower().split("_")
-    name = OWN_HOST_PREFIX + "_".join(_SPELLED_OUT.get(part, part) for part in parts)
+    spelled = (_SPELLED_OUT.get(part, part) for part in parts)
+    name = OWN_HOST_PREFIX + "_".join(part for part in spelled if part)
     return name[: -len("_total")] if kind != "counter" and name.endswith("_total") else name
 
 

@@ -23,7 +23,7 @@ class Collector(Protocol):
 
 
 # Each collector's name is its switch, collectors.<name>.enabled; the list is also the order of
-# collection and of the families on /metrics.
+# collection and of the families on /metrics. textfile comes last (see build_collectors).
 COLLECTORS = LazyRegistry(
     {
         "cpu": "aiops_agent.collectors.cpu:CpuCollector",
@@ -40,9 +40,14 @@ COLLECTORS = LazyRegistry(
         "time": "aiops_agent.collectors.timeinfo:TimeCollector",
         "uname": "aiops_agent.collectors.uname:UnameCollector",
         "hwmon": "aiops_agent.collectors.hwmon:HwmonCollector",
+        "netstat": "aiops_agent.collectors.netstat:NetstatCollector",
+        "timex": "aiops_agent.collectors.timex:TimexCollector",  # ctypes only when enabled
+        "entropy": "aiops_agent.collectors.entropy:EntropyCollector",
+        "udp_queues": "aiops_agent.collectors.udp_queues:UdpQueuesCollector",
+        "textfile": "aiops_agent.collectors.textfile:TextfileCollector",
     }
 )
-# The collectors built with settings beyond their switch: the collectors.<section> they take.
+# What a collector is built with beyond the host paths: the collectors.<section> it takes.
 # netclass and netstack take netdev's device filters: one set of interfaces for all three.
 _SETTINGS = {
     "filesystem": "filesystem",
@@ -50,7 +55,9 @@ _SETTINGS = {
     "netdev": "netdev",
     "netclass": "netdev",
     "netstack": "netdev",
+    "netstat": "netstat",
 }
+_NO_HOST = {"timex"}  # asks the kernel (adjtimex), reads no file of the host
 
 
 def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collector]:
@@ -58,13 +65,41 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     it costs no memory."""
     collectors = []
     for name in COLLECTORS.names():
-        if not getattr(section, name).enabled:
+        if name == "textfile" or not getattr(section, name).enabled:
             continue
-        factory = COLLECTORS.load(name)
-        settings = _SETTINGS.get(name)
-        collector = factory(getattr(section, settings), host) if settings else factory(host)
-        collectors.append(collector)
+        settings = [getattr(section, _SETTINGS[name])] if name in _SETTINGS else []
+        paths = [] if name in _NO_HOST else [host]
+        collectors.append(COLLECTORS.load(name)(*settings, *paths))
+    if section.textfile.enabled:
+        # Last, and told what the others publish: a file must not shadow the agent's series.
+        recorders = [_Recorder(collector) for collector in collectors]
+        textfile = COLLECTORS.load("textfile")(section.textfile, _Published(recorders))
+        collectors = [*recorders, textfile]
     return collectors
+
+
+class _Recorder:
+    """A collector that remembers the family names it published."""
+
+    def __init__(self, inner: Collector) -> None:
+        self.name = inner.name
+        self.inner = inner
+        self.names: frozenset[str] = frozenset()
+
+    def collect(self) -> list[MetricFamily]:
+        families = self.inner.collect()
+        self.names = self.names.union(family.name for family in families)
+        return families
+
+
+class _Published:
+    """Every family name the recorded collectors have published so far."""
+
+    def __init__(self, recorders: list[_Recorder]) -> None:
+        self._recorders = recorders
+
+    def __call__(self) -> frozenset[str]:
+        return frozenset().union(*(recorder.names for recorder in self._recorders))
 
 
 class CollectorStats:
