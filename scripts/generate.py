@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from generators import docs
+from generators import docs, role
 
 from aiops_agent.config.example import render_example
 
@@ -26,6 +26,10 @@ TARGETS: dict[str, Callable[[str], str]] = {
     "config.example.yaml": lambda _current: render_example(),
     "docs/configuration.md": docs.configuration_reference,
     "docs/alerting.md": docs.alerting_default_rules,
+    f"{role.ROLE}/defaults/main.yml": role.defaults_yaml,
+    f"{role.ROLE}/meta/argument_specs.yml": role.argument_specs_yaml,
+    f"{role.ROLE}/templates/config.yaml.j2": role.template_j2,
+    f"{role.ROLE}/vars/main/variables.yml": role.variables_yaml,
 }
 
 
