@@ -120,9 +120,10 @@ def test_broken_config_fails_and_changes_nothing(steps, host):
     result, before, after = steps["broken"]
     name = host.backend.name
     assert result.returncode != 0, "a config check-config rejects must fail the play"
-    # The agent's own message, with the variable behind the key.
+    # The agent's own message, with the variable behind the key (ansible-core 2.19 prints
+    # task errors on stderr).
     explained = "agent.interval (aiops_agent_interval): '5 minutes' is not a duration"
-    assert explained in result.stdout, result.stdout[-3000:]
+    assert explained in result.stdout + result.stderr, result.stderr[-3000:]
     assert recap(result.stdout)[name]["failed"] == 1
     assert after[name]["config_sha"] == before[name]["config_sha"], "the old config was replaced"
     assert after[name]["pid"] == before[name]["pid"], "the running agent was touched"
