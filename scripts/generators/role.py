@@ -40,6 +40,9 @@ class Variable:
     default: Any = SCHEMA
     spec_type: str = ""  # argument_specs type; "" derives it from the schema's type
     doc: str = ""  # replaces the schema's description; required for the role's own
+    # For a section: a Jinja expression the variable's mapping is merged over, and why.
+    merged_over: str = ""
+    merged_over_why: str = ""
 
 
 # Names are stable: inventories use them.
@@ -73,6 +76,11 @@ VARIABLES = (
         default={},
         doc="Per-collector settings merged over the agent's defaults (every collector on), "
         'e.g.\n  {hwmon: {enabled: false}, netdev: {device_exclude: "^(veth.*|cali.*)$"}}\n',
+        merged_over="({'textfile': {'directory': aiops_agent_textfile_directory}}\n"
+        " if aiops_agent_textfile_directory | default('') else {})",
+        merged_over_why="collectors.textfile.directory is aiops_agent_textfile_directory when "
+        "that is set: a variable of roles/aiops_agent, which creates the directory (other users "
+        "of this role have none).",
     ),
     Variable(
         "aiops_agent_config_extra",
@@ -151,10 +159,17 @@ def argument_specs_yaml(_current: str) -> str:
 
 def template_j2(_current: str) -> str:
     by_section: dict[str, list[str]] = {}
+    notes = []
     for variable in VARIABLES:
         if not variable.key:
             continue
         section, _, name = variable.key.partition(".")
+        if not name and variable.merged_over:
+            combine = f"| ansible.builtin.combine({variable.name}, recursive=True)"
+            merged = f"{variable.merged_over}\n{combine}"
+            by_section[section] = [merged.replace("\n", "\n" + " " * len(f"    '{section}': "))]
+            notes.append(variable.merged_over_why)
+            continue
         if not name:  # the whole section: a mapping merged over the agent's defaults
             by_section[section] = [variable.name]
             continue
@@ -164,13 +179,13 @@ def template_j2(_current: str) -> str:
         f"{GENERATED} The agent's config as data, then dumped with sorted keys so the text is "
         "deterministic. Values go in as given, so that check-config reports a wrong one (its "
         "errors then name the variable); integers and booleans are converted, as -e passes them "
-        "as strings."
+        "as strings. " + " ".join(notes)
     )
     lines = [f"{'{#-' if i == 0 else '   '} {line}" for i, line in enumerate(_wrap(about, 96))]
     lines[-1] += " -#}"
     lines.append("{%- set _config = {")
     for section, entries in by_section.items():
-        if len(entries) == 1 and "'" not in entries[0]:
+        if len(entries) == 1 and not entries[0].startswith("'"):
             lines.append(f"    '{section}': {entries[0]},")
             continue
         lines.append(f"    '{section}': {{")
@@ -224,13 +239,13 @@ def _description(variable: Variable) -> str:
         names = ", ".join(s.path[-1] for s in sections() if s.path[:-1] == found.path)
         return (
             f"{variable.key}: {variable.doc}Collectors, each with its own enabled switch: {names} "
-            "(their keys: docs/configuration.md)."
-        )
+            f"(their keys: docs/configuration.md). {variable.merged_over_why}"
+        ).rstrip()
     return f"{variable.key}: {variable.doc or found.doc}{_value_note(found)}"
 
 
 def _value_note(found: Key) -> str:
-    """ " A duration ..., 1s to 1h." from the key's type, bounds and choices."""
+    """What follows a key's description: its type, bounds or choices ("A duration ...")."""
     notes = [_TYPE_NOTES.get(scalar_name(found.hint), ""), found.bounds_text()]
     text = ", ".join(note for note in notes if note)
     if found.choices:
