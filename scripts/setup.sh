@@ -48,4 +48,17 @@ else
     "$venv/bin/python" -m pip install -q -e '.[test,notify,web]' \
         -r requirements-ansible.txt $( [ -f requirements-k8s.txt ] && echo "-r requirements-k8s.txt" )
 fi
+if [ "$mode" != "--runtime" ]; then
+    # Event-Driven Ansible for the remediation tests (tests/system/test_remediation_loop.py):
+    # ansible-rulebook runs on Java 17+ and lives in a virtualenv of its own, because its pins
+    # conflict with checkov's (requirements-eda.txt says which).
+    java_version=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+    java_version=${java_version#1.}  # Java 8 calls itself 1.8
+    if [ "${java_version%%.*}" -lt 17 ] 2>/dev/null || [ -z "$java_version" ]; then
+        apt_install openjdk-17-jre-headless
+    fi
+    eda_venv=${AIOPS_EDA_VENV:-.venv-eda}
+    [ -x "$eda_venv/bin/python" ] || python3 -m venv "$eda_venv"
+    "$eda_venv/bin/python" -m pip install -q -r requirements-eda.txt
+fi
 echo "setup: ready ($venv)" >&2
