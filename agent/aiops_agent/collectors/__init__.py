@@ -41,6 +41,7 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
         netstack,
         pressure,
         processes,
+        procgroups,
         timeinfo,
         uname,
     )
@@ -59,4 +60,7 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     register("time", lambda: timeinfo.TimeCollector(host))
     register("uname", lambda: uname.UnameCollector(host))
     register("hwmon", lambda: hwmon.HwmonCollector(host))
+    if section.process_groups.groups:
+        groups = section.process_groups.groups
+        register("process_groups", lambda: procgroups.ProcessGroupsCollector(groups, host))
     return [factory() for factory in factories]
