@@ -94,6 +94,7 @@ def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "install",
         "--offline",
         "--no-deps",
+        "--force",
         "-p",
         str(collections),
         str(tarball),
@@ -151,3 +152,49 @@ def test_the_agent_wheel_builds_from_the_installed_collection(
     built = json.loads(out)
     assert Path(built["agent_wheel"]).is_file(), built
     assert built["version"] == galaxy_version()
+
+
+def test_remediation_refuses_unsafe_settings_before_acting(installed: Path, tmp_path: Path) -> None:
+    """A clean-up setting a typo could turn into deleting the wrong files fails the run, naming
+    the entry, before any host is touched (the validation runs on the controller)."""
+    cleanup = [
+        {"path": "/var/log/app", "patterns": ["*.gz"], "age": "7d"},  # fine
+        {"path": "/etc/app", "patterns": ["*.gz"], "age": "7d"},  # in a protected tree
+        {"path": "/var", "patterns": ["*.gz"], "age": "7d"},  # a protected directory
+        {"path": "/var/log/../../etc", "patterns": ["*.gz"], "age": "7d"},  # not normalised
+        {"path": "/var/tmp/x", "patterns": ["*"], "age": "7d"},  # everything
+        {"path": "/var/tmp/y", "patterns": ["*.gz"]},  # no age
+        {"path": "/var/tmp/z", "patterns": ["*.gz"], "age": "7d", "recursive": True},  # typo
+    ]
+    settings = {
+        "aiops_remediation_cleanup": cleanup,
+        "aiops_remediation_alerts": {"Full": ["clean_files"]},
+        "aiops_remediation_ledger": str(tmp_path / "actions.jsonl"),
+        "aiops_remediation_event": {
+            "status": "firing",
+            "alert": {"labels": {"alertname": "Full", "host": "localhost", "mountpoint": "/"}},
+        },
+    }
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    result = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "aiops.agent.remediate",
+            "-e",
+            f"@{tmp_path / 'settings.json'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(installed), "NO_COLOR": "1"},
+    )
+    assert result.returncode != 0
+    for index in range(1, len(cleanup)):
+        assert f"aiops_remediation_cleanup[{index}] = " in result.stdout, (index, result.stdout)
+    assert "aiops_remediation_cleanup[0] = " not in result.stdout
+    assert not (tmp_path / "actions.jsonl").exists()  # nothing was even planned

@@ -255,7 +255,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work),
             str(ROOT), cwd=work, env=env)  # fmt: skip
         (tarball,) = work.glob("aiops-agent-*.tar.gz")
-        run(str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
+        run(str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force",
             "-p", str(collections), str(tarball), cwd=work, env=env)  # fmt: skip
 
         # One inventory for deploying the agents and for the rulebook's playbooks.
