@@ -19,7 +19,7 @@ description:
     at least once), or when O(max_actions) live actions of the same kind already ran on the host
     within O(window) seconds. Dry-run reservations are recorded but do not count.
   - With O(state=record) it appends the action's result.
-  - Run it on the controller (C(delegate_to: localhost)).
+  - "Run it on the controller (C(delegate_to: localhost))."
 author:
   - aiops-agent developers
 options:

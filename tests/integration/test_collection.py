@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -198,3 +199,59 @@ def test_remediation_refuses_unsafe_settings_before_acting(installed: Path, tmp_
         assert f"aiops_remediation_cleanup[{index}] = " in result.stdout, (index, result.stdout)
     assert "aiops_remediation_cleanup[0] = " not in result.stdout
     assert not (tmp_path / "actions.jsonl").exists()  # nothing was even planned
+
+
+def test_module_documentation_matches_its_arguments(installed: Path) -> None:
+    out = run(
+        str(BIN / "ansible-doc"),
+        "--json",
+        "-t",
+        "module",
+        "aiops.agent.remediation_ledger",
+        cwd=installed,
+        ANSIBLE_COLLECTIONS_PATH=str(installed),
+    )
+    documented = json.loads(out)["aiops.agent.remediation_ledger"]["doc"]["options"]
+    source = (ROOT / "plugins" / "modules" / "remediation_ledger.py").read_text()
+    spec = source[source.index("argument_spec=dict(") : source.index("supports_check_mode")]
+    arguments = set(re.findall(r"^\s+(\w+)=dict\(", spec, re.MULTILINE))
+    assert set(documented) == arguments
+
+
+# ansible-test's sanity tests that run offline. The others (ansible-doc, import, pep8, pylint,
+# runtime-metadata, validate-modules, yamllint) each make a virtualenv whose pip is bootstrapped
+# with a script from ci-files.testing.ansible.com, and install their requirements with pip
+# without the machine's pip configuration (ansible-test passes on only a few environment
+# variables): neither works without the internet. ansible-doc, ruff and yamllint run elsewhere.
+OFFLINE_SANITY = [
+    "action-plugin-docs",
+    "changelog",
+    "compile",
+    "empty-init",
+    "ignores",
+    "line-endings",
+    "no-assert",
+    "no-get-exception",
+    "no-illegal-filenames",
+    "no-smart-quotes",
+    "replace-urlopen",
+    "shebang",
+    "symlinks",
+    "use-argspec-type-path",
+    "use-compat-six",
+]
+
+
+def test_ansible_test_sanity_offline(installed: Path, tmp_path: Path) -> None:
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    selected = [argument for test in OFFLINE_SANITY for argument in ("--test", test)]
+    run(
+        str(BIN / "ansible-test"),
+        "sanity",
+        "--local",
+        "--python",
+        python,
+        *selected,
+        cwd=installed / "ansible_collections" / "aiops" / "agent",
+        HOME=str(tmp_path),  # its caches and virtualenvs go under ~/.ansible/test
+    )

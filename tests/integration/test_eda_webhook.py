@@ -140,3 +140,37 @@ def test_eda_source_refuses_other_signatures(eda_source: EdaSource) -> None:
     assert "HMAC verification failed" in answers["forged"].text
     # Only the good request became an event: the first one out is alert 4.
     assert eda_source.next_event()["payload"]["alert"]["labels"]["n"] == "4"
+
+
+def test_the_rulebook_is_valid_for_ansible_rulebook() -> None:
+    """The collection's rulebook against ansible-rulebook's own schema and condition parser (a
+    typo there would only show when the service starts)."""
+    script = (
+        "import os, sys, yaml\n"
+        "from ansible_rulebook.conf import settings\n"
+        "settings.ansible_galaxy_path = os.path.join(os.path.dirname(sys.executable), 'ansible-galaxy')\n"
+        "from ansible_rulebook import rules_parser\n"
+        "from ansible_rulebook.validators import Validate\n"
+        "data = yaml.safe_load(open(sys.argv[1]))\n"
+        "Validate.rulebook(data)\n"
+        "variables = {'aiops_remediation_hosts': ['h'], 'aiops_remediation_alertnames': ['A']}\n"
+        "(ruleset,) = rules_parser.parse_rule_sets(data, variables)\n"
+        "print('\\n'.join(rule.name for rule in ruleset.rules))\n"
+    )
+    result = subprocess.run(
+        [
+            str(eda_venv() / "bin" / "python"),
+            "-c",
+            script,
+            str(ROOT / "extensions" / "eda" / "rulebooks" / "remediation.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.split("\n")[:3] == [
+        "Ignore an alert without a host",
+        "Ignore a host outside the inventory",
+        "Remediate an allowed alert",
+    ]
