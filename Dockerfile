@@ -21,7 +21,7 @@ RUN python3 -m venv /build-venv
 WORKDIR /src
 # README.md is the package's long description (pyproject.toml readme); the glob keeps a checkout
 # without it buildable.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml README.md* LICENSE ./
 COPY agent/ agent/
 # Behind a TLS-intercepting proxy, pass its CA bundle as a build secret (never stored in a layer):
 #   podman build --secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt ...

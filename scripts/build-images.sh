@@ -23,16 +23,11 @@ for arg in "$@"; do
 done
 [ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
 
-need=()
-command -v podman >/dev/null || need+=(podman)
-command -v runc >/dev/null || need+=(runc)
-command -v debootstrap >/dev/null || need+=(debootstrap)
-# trixie's keyring is in bookworm's debian-archive-keyring (2023.3+deb12u1 and later).
-[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "build-images: installing ${need[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+# podman, runc, debootstrap and debian-archive-keyring (trixie's keyring is in bookworm's
+# debian-archive-keyring 2023.3+deb12u1 and later), only where missing.
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null \
+    || ! command -v debootstrap >/dev/null || [ ! -e /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+    "$here/setup.sh" --system podman
     # podman-env.sh decides on runc only when runc exists: source it again after installing.
     source "$here/podman-env.sh"
 fi

@@ -22,11 +22,7 @@ if [ "${AIOPS_REBUILD_BASE:-0}" != 1 ] && podman image exists "$tag"; then
     exit 0
 fi
 
-if ! command -v debootstrap >/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq debootstrap
-fi
+command -v debootstrap >/dev/null || "$here/setup.sh" --system podman
 
 mkdir -p "$cache_dir"
 rootfs="$(mktemp -d "$cache_dir/python-base.XXXXXX.rootfs")"

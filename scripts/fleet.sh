@@ -23,12 +23,8 @@ image="${AIOPS_IMAGE:-localhost/aiops-debian-systemd}"
 die() { echo "fleet: $*" >&2; exit 1; }
 
 ensure_tools() {
-    local need=()
-    command -v podman >/dev/null || need+=(podman)
-    command -v runc >/dev/null || need+=(runc)
-    command -v debootstrap >/dev/null || need+=(debootstrap)
-    if [ ${#need[@]} -gt 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
+        "$here/setup.sh" --system podman
         source "$here/podman-env.sh"
     fi
     if ! command -v ansible-playbook >/dev/null; then
@@ -36,7 +32,7 @@ ensure_tools() {
         if [ ! -x "$venv/bin/ansible-playbook" ]; then
             echo "fleet: installing Ansible into $venv"
             python3 -m venv "$venv"
-            "$venv/bin/pip" install -q -r "$repo/requirements-ansible.txt"
+            "$venv/bin/pip" install -q -r "$repo/requirements-deploy.txt"
         fi
         export PATH="$venv/bin:$PATH"
     fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lint the Ansible content and run the Molecule scenario molecule/default (role aiops_agent on
 # Debian 12 and 13 systemd containers, one without network) from a fresh Debian 12 machine.
-# Expects a Python venv's bin on PATH (the caller creates it); installs requirements-ansible.txt
-# into it, the apt packages podman needs (only if missing) and the container images.
+# Expects a Python venv's bin on PATH (the caller creates it); installs requirements-dev.txt
+# into it, the Debian packages podman needs (scripts/setup.sh, only if missing) and the images.
 # Exits non-zero on any failure.
 set -euo pipefail
 
@@ -12,17 +12,12 @@ cd "$repo"
 start=$SECONDS
 step() { echo "== [$((SECONDS - start)) s] $*"; }
 
-step "apt packages"
-need=()
-for tool in podman runc debootstrap; do command -v "$tool" >/dev/null || need+=("$tool"); done
+step "Debian packages (podman and its helpers)"
 # Testinfra runs `podman exec`; the role's checks need nothing else on the controller.
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+"$here/setup.sh" --system podman
 
-step "pip install -r requirements-ansible.txt"
-python3 -m pip install -q --disable-pip-version-check -r requirements-ansible.txt
+step "pip install -r requirements-dev.txt"
+python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
 # shellcheck source=podman-env.sh
 source "$here/podman-env.sh"

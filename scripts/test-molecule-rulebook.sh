@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The role aiops_rulebook on a real Debian 12 systemd host (molecule/rulebook): lint, check mode,
 # converge (Java from Debian's mirror, ansible-rulebook from PyPI), idempotence, the service's
-# webhook and sandbox, uninstall. Expects a Python venv's bin on PATH with requirements-ansible.txt
+# webhook and sandbox, uninstall. Expects a Python venv's bin on PATH with requirements-dev.txt
 # (scripts/setup.sh); needs root and the network (apt, PyPI). Exits non-zero on any failure.
 set -euo pipefail
 

@@ -26,7 +26,7 @@ from aiops_agent.plugins import Plugin, Request, Response, load_plugins
 from aiops_agent.selfmetrics import ProcessMetrics, build_info
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
-from aiops_agent.webconfig import WebSecurity, load_security
+from aiops_agent.webconfig import AUTH_RESULTS, WebSecurity, load_security
 
 log = logging.getLogger("aiops_agent")
 
@@ -348,7 +348,21 @@ class Agent:
                 [Sample((), self._reload_wall)],
             ),
             self._state_probe.family(),
+            *self._auth_families(),
             *self._process.collect(),
+        ]
+
+    def _auth_families(self) -> list[MetricFamily]:
+        if self.http.web.auth is None:
+            return []
+        counts = AUTH_RESULTS.snapshot()
+        return [
+            counter(
+                "aiops_agent_http_basic_auth_checks_total",
+                "Basic-auth checks of requests: cached (matched a password verified before), "
+                "verified (bcrypt ran and matched) or rejected.",
+                [Sample((("result", r),), float(counts[r])) for r in AUTH_RESULTS.RESULTS],
+            )
         ]
 
     def _render(self) -> None:

@@ -12,6 +12,7 @@ from typing import Optional
 
 from aiops_agent import __version__
 from aiops_agent.config import Config, ConfigError, load_config
+from aiops_agent.config.errors import Notice
 from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -40,10 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "run", parents=[common], help="run the agent in the foreground (the service)"
     )
-    commands.add_parser(
+    check = commands.add_parser(
         "check-config",
         parents=[common],
         help="validate the configuration: exit 0 when valid, else print the errors",
+    )
+    check.add_argument(
+        "--no-resolve-secrets",
+        action="store_true",
+        help="check ${ENV} and file:PATH secrets for form only, and read no file the config "
+        "names (secrets, http.web_config_file): for a config that runs elsewhere, e.g. in a pod",
+    )
+    check.add_argument(
+        "--print-endpoints",
+        action="store_true",
+        help="print the receivers' endpoints as JSON on stdout: receiver, type, host, port, cidr "
+        "(for an IP literal), unresolved (a URL that is an unresolved secret); never a path or "
+        "query",
     )
     collect = commands.add_parser(
         "collect", parents=[common], help="collect one snapshot to stdout"
@@ -61,12 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> Config:
+def _load(args: argparse.Namespace, notices: list[Notice]) -> Config:
     from aiops_agent.webconfig import load_security  # noqa: PLC0415
 
-    config = load_config(args.config, required=args.config is not None)
-    load_security(config, args.config)  # validates http.web_config_file and what it names
+    offline = getattr(args, "no_resolve_secrets", False)
+    config = load_config(
+        args.config,
+        required=args.config is not None,
+        notices=notices,
+        resolve_secrets=not offline,
+    )
+    if not offline:
+        load_security(config, args.config)  # validates http.web_config_file and what it names
     return config
+
+
+def _print_notices(notices: list[Notice]) -> None:
+    for notice in notices:
+        level = "warning: " if notice.level == "warning" else ""
+        print(f"aiops-agent: {level}{notice.message}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -79,24 +106,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         sys.stdout.write(render_example())
         return EXIT_OK
+    notices: list[Notice] = []
     try:
-        config = _load(args)
+        config = _load(args, notices)
     except ConfigError as error:
+        _print_notices(notices)  # logging is not set up yet: it needs a valid configuration
         where = args.config or DEFAULT_CONFIG_PATH
         print(f"aiops-agent: invalid configuration ({where}):", file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "check-config":
+        _print_notices(notices)
+        if args.print_endpoints:
+            from aiops_agent.config.endpoints import receiver_endpoints  # noqa: PLC0415
+
+            json.dump(receiver_endpoints(config), sys.stdout)
+            sys.stdout.write("\n")
         print(f"configuration OK ({args.config or DEFAULT_CONFIG_PATH})", file=sys.stderr)
         return EXIT_OK
     from aiops_agent import logs  # noqa: PLC0415
 
     logs.configure(args.log_level or config.log.level, args.log_format or config.log.format)
+    if args.command == "check-health":  # a probe, run every few seconds: its verdict only
+        return _check_health(config, args.url, args.timeout)
+    for notice in notices:
+        level = logging.WARNING if notice.level == "warning" else logging.INFO
+        logging.getLogger("aiops_agent").log(level, notice.message)
     if args.command == "collect":
         return _collect(config, args.format)
-    if args.command == "check-health":
-        return _check_health(config, args.url, args.timeout)
     return _run(config, args.config)
 
 

@@ -30,6 +30,29 @@ _BCRYPT_HASH = re.compile(r"^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$")
 INSTALL_HINT = "pip install 'aiops-agent[web]'"
 
 
+class AuthResults:
+    """Basic-auth checks since the agent started, by result, for
+    aiops_agent_http_basic_auth_checks_total. Process-wide because every reload builds a new
+    BasicAuth and a counter must not go back to zero."""
+
+    RESULTS = ("cached", "verified", "rejected")
+
+    def __init__(self) -> None:
+        self._counts = dict.fromkeys(self.RESULTS, 0)
+        self._lock = threading.Lock()
+
+    def count(self, result: str) -> None:
+        with self._lock:
+            self._counts[result] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+AUTH_RESULTS = AuthResults()
+
+
 def key(default: Any = None, doc: str = "", *, factory: Any = None, choices: Any = None) -> Any:
     """A web config key, with the metadata the loader's _build checks (choices)."""
     metadata = {"doc": doc, "choices": choices}
@@ -91,16 +114,14 @@ class BasicAuth:
     def check(self, header: str) -> bool:
         credentials = _parse_basic(header)
         if credentials is None:
+            AUTH_RESULTS.count("rejected")
             return False
         user, password = credentials
         hashed = self._users.get(user)
         digest = self._sha256(b"%s\0%s" % (password, hashed or b"")).digest()
         remembered = self._verified.get(user)
-        if (
-            hashed is not None
-            and remembered is not None
-            and self._compare(remembered, digest)
-        ):
+        if hashed is not None and remembered is not None and self._compare(remembered, digest):
+            AUTH_RESULTS.count("cached")
             return True
         with self._lock:
             try:
@@ -109,7 +130,9 @@ class BasicAuth:
                 ok = False
         if ok and hashed is not None:
             self._verified[user] = digest
+            AUTH_RESULTS.count("verified")
             return True
+        AUTH_RESULTS.count("rejected")
         return False
 
 

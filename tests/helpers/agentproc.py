@@ -55,6 +55,7 @@ class AgentProcess:
         self.auth = auth
         self.port = 0
         self.host = "127.0.0.1"
+        self.killed = False  # by kill(): then running_agent accepts the SIGKILL exit status
         self._final_stderr: Optional[str] = None  # kept when the temporary directory goes
 
     @property
@@ -85,6 +86,12 @@ class AgentProcess:
 
     def send_signal(self, signum: int) -> None:
         self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL (a crash, an OOM kill), and wait for the process to be gone."""
+        self.killed = True
+        self.process.kill()
+        self.process.wait(15)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -160,12 +167,14 @@ def running_agent(
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     wait_ready: bool = True,
     command_prefix: Sequence[str] = (),
+    agent_command: Sequence[str] = (sys.executable, "-m", "aiops_agent"),
 ) -> Iterator[AgentProcess]:
     """Run the agent with `config` (defaults added: interval 1s, state_dir and listen
     127.0.0.1:0) and `env` on top of this process' environment, less any AIOPS__* variables.
     Yields once /readyz answers 200 (or once the port is known, with wait_ready=False); stops the
     agent on exit and fails the test if it does not stop cleanly. command_prefix runs the agent
-    under another command, e.g. ["nsenter", "--mount=/proc/PID/ns/mnt", "--"]."""
+    under another command, e.g. ["nsenter", "--mount=/proc/PID/ns/mnt", "--"]; agent_command
+    replaces this interpreter's `python -m aiops_agent`, e.g. with another venv's aiops-agent."""
     with tempfile.TemporaryDirectory(prefix="aiops-agent-test-") as temporary:
         directory = Path(temporary)
         full = _with_defaults(config, directory)
@@ -179,9 +188,7 @@ def running_agent(
             process = subprocess.Popen(
                 [
                     *command_prefix,
-                    sys.executable,
-                    "-m",
-                    "aiops_agent",
+                    *agent_command,
                     "run",
                     "--config",
                     str(config_path),
@@ -203,7 +210,7 @@ def running_agent(
         finally:
             code = agent.stop()
             agent._final_stderr = agent.stderr_text()
-        if code not in (0, -signal.SIGTERM):
+        if code not in (0, -signal.SIGTERM) and not (agent.killed and code == -signal.SIGKILL):
             tail = agent.stderr_text()[-4000:]
             raise AssertionError(f"agent exited with {code}; stderr:\n{tail}")
 

@@ -4,7 +4,10 @@ no fusepy): it answers INIT, GETATTR and anything else with ENOSYS, and keeps ev
 pending until it is killed, when the kernel aborts the connection and the stuck callers get
 ENOTCONN. Needs root (mount(2)).
 
-    python -m tests.helpers.hangfs MOUNTPOINT     # prints "ready" once mounted
+    python -m tests.helpers.hangfs MOUNTPOINT [LOG]   # prints "ready" once mounted
+
+With LOG, every STATFS request appends a line "statfs PID" to it, so a test can count how often a
+caller tried the hung mount.
 
 Stop it with SIGTERM, then `umount -l MOUNTPOINT`.
 """
@@ -40,7 +43,7 @@ def _reply(fd: int, unique: int, error: int = 0, body: bytes = b"") -> None:
         os.write(fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), -error, unique) + body)
 
 
-def serve(mountpoint: str) -> NoReturn:
+def serve(mountpoint: str, log: str = "") -> NoReturn:
     fd = os.open("/dev/fuse", os.O_RDWR)
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     options = f"fd={fd},rootmode=40000,user_id=0,group_id=0,allow_other".encode()
@@ -66,7 +69,10 @@ def serve(mountpoint: str) -> NoReturn:
             attr = ATTR_OUT.pack(1, 0, 0, nodeid, 0, 0, 0, 0, 0, 0, 0, 0, mode, 2, 0, 0, 0, 4096, 0)
             _reply(fd, unique, body=attr)
         elif opcode == FUSE_STATFS:
-            pass  # never answered: this is the hang
+            if log:  # never answered (this is the hang), but counted
+                caller = IN_HEADER.unpack_from(request)[6]
+                with open(log, "a", encoding="ascii") as handle:
+                    handle.write(f"statfs {caller}\n")
         elif opcode in (FUSE_INTERRUPT, FUSE_DESTROY):
             pass  # no reply expected
         else:
@@ -74,4 +80,4 @@ def serve(mountpoint: str) -> NoReturn:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")

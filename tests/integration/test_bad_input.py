@@ -36,7 +36,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiops_agent.config import Config, ConfigError, load_config
+from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
 from tests.helpers.agentproc import AgentProcess, running_agent
+from tests.helpers.agentproc import _wait_started as wait_started
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +114,13 @@ def generated(directory: Path) -> list[BadInput]:
             on_reload=False,  # the agent runs as root here; see _unreadable
         )
     )
+    (directory / "empty-secret").write_bytes(b"\n")
+    add(
+        "empty-secret-file",
+        f"receivers:\n  hook:\n    webhook:\n      url: 'file:{directory}/empty-secret'\n".encode(),
+        4,
+        f"receivers.hook.webhook.url: secret file {directory}/empty-secret is empty",
+    )
     good = directory / "good.yaml"
     good.write_text("agent:\n  interval: 5s\n", encoding="utf-8")
     made.append(
@@ -152,9 +161,7 @@ def check_config(bad: BadInput) -> subprocess.CompletedProcess[str]:
 def test_check_config_rejects_each_bad_input_clearly(bad_inputs: list[BadInput]) -> None:
     failures = []
     for bad in bad_inputs:
-        started = time.monotonic()
-        result = check_config(bad)
-        elapsed = time.monotonic() - started
+        result = check_config(bad)  # a hang (e.g. on a FIFO) fails on check_config's deadline
         where = f"{bad.path}:{bad.line}: " if bad.line is not None else f"{bad.path}"
         if bad.env:
             where = next(iter(bad.env))
@@ -163,12 +170,9 @@ def test_check_config_rejects_each_bad_input_clearly(bad_inputs: list[BadInput])
             and where in result.stderr
             and bad.expected in result.stderr
             and "Traceback" not in result.stderr
-            and elapsed < 20
         )
         if not ok:
-            failures.append(
-                f"{bad.name}: exit {result.returncode}, {elapsed:.1f}s:\n{result.stderr}"
-            )
+            failures.append(f"{bad.name}: exit {result.returncode}:\n{result.stderr}")
     print(f"\nbad inputs tried with check-config: {len(bad_inputs)}")
     assert not failures, "\n".join(failures)
 
@@ -179,6 +183,131 @@ def test_empty_and_comment_only_configs_are_valid(tmp_path: Path) -> None:
         path.write_text(content, encoding="utf-8")
         result = check_config(BadInput("ok", path, None, ""))
         assert result.returncode == 0, (content, result.stderr)
+
+
+# --- configuration ergonomics: no file, near-miss overrides, empty secrets, order ---------------
+
+
+def _without_default_config() -> list[str]:
+    """A command prefix under which nothing is at the default config path. Where the agent is
+    installed, a private mount namespace hides its directory (that needs root)."""
+    if not os.path.lexists(DEFAULT_CONFIG_PATH):
+        return []
+    hide = f'mount -t tmpfs tmpfs "{os.path.dirname(DEFAULT_CONFIG_PATH)}" && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", hide, "sh"]
+
+
+def _cli(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("AIOPS_")}
+    return subprocess.run(
+        [*_without_default_config(), *AGENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **(env or {})},
+        check=False,
+    )
+
+
+NO_FILE = f"no configuration file at {DEFAULT_CONFIG_PATH}; using defaults"
+
+
+def test_check_config_without_a_file_says_defaults_are_used(tmp_path: Path) -> None:
+    result = _cli("check-config")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count(NO_FILE) == 1, result.stderr
+    # A file that was asked for and is missing stays an error.
+    missing = _cli("check-config", "--config", str(tmp_path / "absent.yaml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    assert "using defaults" not in missing.stderr
+
+
+def test_run_without_a_file_logs_it_once_and_warns_of_near_miss_overrides(tmp_path: Path) -> None:
+    env = {
+        "AIOPS__HTTP__LISTEN": "127.0.0.1:0",
+        "AIOPS__AGENT__STATE_DIR": str(tmp_path / "state"),
+        "AIOPS__AGENT__INTERVAL": "1s",
+        "AIOPS_AGENT_INTERVAL": "1h",  # one underscore: not an override
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("AIOPS_")}
+    stderr_path = tmp_path / "stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            [*_without_default_config(), *AGENT, "run", "--log-format", "json"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env={**clean, **env},
+        )
+    agent = AgentProcess(process, tmp_path, tmp_path / "none.yaml", stderr_path, "http", None)
+    try:
+        wait_started(agent, 30.0)
+        records = agent.log_records()
+    finally:
+        code = agent.stop()
+    assert code in (0, -signal.SIGTERM), agent.stderr_text()
+    said = [r for r in records if r.get("msg") == NO_FILE]
+    assert [r["level"] for r in said] == ["info"], agent.stderr_text()
+    warned = [r for r in records if "AIOPS_AGENT_INTERVAL" in str(r.get("msg"))]
+    assert [r["level"] for r in warned] == ["warning"], agent.stderr_text()
+    assert "did you mean AIOPS__AGENT__INTERVAL?" in warned[0]["msg"]
+
+
+def test_check_config_warns_of_near_miss_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("agent:\n  interval: 5s\n", encoding="utf-8")
+    near_misses = ["AIOPS_HTTP_LISTEN", "AIOPS_HTTP__LISTEN", "aiops__http__listen"]
+    env = dict.fromkeys(near_misses, "0.0.0.0:1")
+    env["AIOPS_IMAGE"] = "registry.example.org/aiops-agent:1"  # another tool's: no warning
+    result = _cli("check-config", "--config", str(config), env=env)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == len(near_misses), result.stderr
+    for variable in near_misses:
+        assert any(
+            f"environment variable {variable} is not read" in line
+            and "did you mean AIOPS__HTTP__LISTEN?" in line
+            for line in warnings
+        ), (variable, result.stderr)
+    # With the prefix right and one underscore missing, it names no key: an error, as before.
+    wrong = _cli("check-config", "--config", str(config), env={"AIOPS__HTTP_LISTEN": "0.0.0.0:1"})
+    assert wrong.returncode == 2
+    assert (
+        "AIOPS__HTTP_LISTEN: http_listen: does not name a configurable key; did you mean "
+        "AIOPS__HTTP__LISTEN?" in wrong.stderr
+    )
+
+
+def test_secret_reference_to_an_empty_variable_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "receivers:\n  hook:\n    webhook:\n      url: '${AIOPS_TEST_HOOK_URL}'\n",
+        encoding="utf-8",
+    )
+    result = _cli("check-config", "--config", str(config), env={"AIOPS_TEST_HOOK_URL": ""})
+    assert result.returncode == 2
+    assert (
+        f"{config}:4: receivers.hook.webhook.url: environment variable AIOPS_TEST_HOOK_URL is empty"
+        in result.stderr
+    ), result.stderr
+
+
+def test_errors_are_listed_in_line_order(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    lines = ["log:", "  level: loud", "collectors:", "  cpu: {enabled: maybe}"]  # lines 1-4
+    lines += [f"# {n}" for n in range(5, 10)] + ["agent:", "  interval: often"]  # line 11
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _cli(
+        "check-config", "--config", str(config), env={"AIOPS__HTTP__MAX_CONNECTIONS": "lots"}
+    )
+    assert result.returncode == 2
+    listed = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert [line.split(": ")[0] for line in listed] == [
+        f"{config}:2",
+        f"{config}:4",
+        f"{config}:11",
+        "environment variable AIOPS__HTTP__MAX_CONNECTIONS",
+    ], result.stderr
 
 
 def metric(text: str, name: str, labels: str = "") -> Optional[float]:
@@ -224,8 +353,6 @@ def test_bad_config_on_sighup_leaves_the_agent_unchanged(bad_inputs: list[BadInp
     with running_agent(good) as agent:
         pid = agent.pid
         original = agent.config_path.read_text(encoding="utf-8")
-        start = metric(agent.metrics(), "aiops_agent_collections_total") or 0.0
-        started = time.monotonic()
         tried = 0
         for bad in (b for b in bad_inputs if b.on_reload):
             before = _rejections(agent)
@@ -248,13 +375,16 @@ def test_bad_config_on_sighup_leaves_the_agent_unchanged(bad_inputs: list[BadInp
             assert metric(page, "aiops_agent_collection_interval_seconds") == 1, bad.name
             assert 'collector="hwmon"' not in page, bad.name  # still disabled
             assert metric(page, "aiops_agent_collector_success", 'collector="cpu"') == 1, bad.name
-        time.sleep(3)  # a few more intervals, so the count below says something
-        elapsed = time.monotonic() - started
-        collections = (metric(agent.metrics(), "aiops_agent_collections_total") or 0.0) - start
         records = agent.log_records()
         assert not [r for r in records if "exception" in r], "a reload raised unexpectedly"
-        # Collection went on meanwhile, at its 1 s cadence.
-        assert collections >= int(elapsed) - 1, (collections, elapsed)
+        # The loop was not wedged by any of them: collections go on.
+        start = metric(agent.metrics(), "aiops_agent_collections_total") or 0.0
+        deadline = time.monotonic() + 30
+        while (
+            collections := (metric(agent.metrics(), "aiops_agent_collections_total") or 0.0) - start
+        ) < 2:
+            assert time.monotonic() < deadline, "collections stopped after the bad reloads"
+            time.sleep(0.2)
         # And a good config is still taken afterwards.
         _clear(agent.config_path)
         agent.config_path.write_text(original.replace("interval: 1s", "interval: 2s"))
@@ -265,7 +395,7 @@ def test_bad_config_on_sighup_leaves_the_agent_unchanged(bad_inputs: list[BadInp
             time.sleep(0.1)
         assert metric(agent.metrics(), "aiops_agent_config_last_reload_successful") == 1
         print(
-            f"\nbad configs tried on SIGHUP: {tried}; {collections:.0f} collections in {elapsed:.1f} s"
+            f"\nbad configs tried on SIGHUP: {tried}; collections went on ({collections:.0f} more)"
         )
 
 

@@ -102,11 +102,11 @@ def test_sighup_with_a_broken_config_keeps_the_old_one() -> None:
 
 
 def test_sigterm_stops_cleanly_and_promptly() -> None:
-    with running_agent({"agent": {"interval": "60s"}}) as agent:
-        started = time.monotonic()
+    """SIGTERM wakes the loop: with an hour between collections, an agent that waited for the
+    next tick would miss the (generous) deadline below by far."""
+    with running_agent({"agent": {"interval": "1h"}}) as agent:
         agent.send_signal(signal.SIGTERM)
-        assert agent.process.wait(10) == 0
-        assert time.monotonic() - started < 5
+        assert agent.process.wait(120) == 0
         assert any(r.get("msg") == "agent stopped" for r in agent.log_records())
 
 

@@ -96,7 +96,7 @@ def test_proc_entries_that_vanish_or_break(tmp_path: Path) -> None:
         )
         before = {c: errors(page, c) for c in watched}
         started = metric(page, "aiops_agent_collections_total") or 0.0
-        t0 = time.monotonic()
+        t0 = time.monotonic()  # for the report only
 
         (host / "proc/loadavg").unlink()  # vanishes
         (host / "proc/meminfo").unlink()
@@ -125,8 +125,8 @@ def test_proc_entries_that_vanish_or_break(tmp_path: Path) -> None:
         assert metric(page, "node_load1") is not None
         elapsed = time.monotonic() - t0
         collections = (metric(page, "aiops_agent_collections_total") or 0.0) - started
-        assert collections >= int(elapsed) - 1, (collections, elapsed)
-        assert metric(page, "aiops_agent_collection_overruns_total") == 0
+        # The loop went on through the failures: each one was seen by a completed collection.
+        assert collections >= 2, collections
         logged = {
             r.get("collector") for r in agent.log_records() if r.get("msg") == "collector failed"
         }
@@ -142,14 +142,15 @@ def needs_root() -> None:
 
 
 @contextmanager
-def hung_mount_namespace(mountpoint: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A private mount namespace holding a FUSE mount whose statfs never returns. Yields the FUSE
-    server; join its namespace with nsenter --mount=/proc/PID/ns/mnt. Killing the server aborts
-    the connection, which releases every caller stuck in statfs."""
+def hung_mount_namespace(mountpoint: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A private mount namespace holding a FUSE mount whose statfs never returns (each request is
+    logged to `log`). Yields the FUSE server; join its namespace with
+    nsenter --mount=/proc/PID/ns/mnt. Killing the server aborts the connection, which releases
+    every caller stuck in statfs."""
     mountpoint.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-m",
-         "tests.helpers.hangfs", str(mountpoint)],
+         "tests.helpers.hangfs", str(mountpoint), str(log)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -177,7 +178,8 @@ def test_a_hung_mount_does_not_stall_the_loop(tmp_path: Path) -> None:
         "collectors": {"filesystem": {"stat_timeout": "500ms"}},
     }
     labels = f'device="hangfs",fstype="fuse.hangfs",mountpoint="{mountpoint}"'
-    with hung_mount_namespace(mountpoint) as server:
+    statfs_log = tmp_path / "statfs.log"
+    with hung_mount_namespace(mountpoint, statfs_log) as server:
         prefix = ["nsenter", f"--mount=/proc/{server.pid}/ns/mnt", "--"]
         with running_agent(config, command_prefix=prefix) as agent:
             try:
@@ -187,13 +189,19 @@ def test_a_hung_mount_does_not_stall_the_loop(tmp_path: Path) -> None:
                     "the hung mount reported",
                 )
                 start = metric(page, "aiops_agent_collections_total") or 0.0
-                t0 = time.monotonic()
-                time.sleep(6)
-                page = agent.metrics()
-                elapsed = time.monotonic() - t0
+                page = wait_until(
+                    agent,
+                    lambda p: (metric(p, "aiops_agent_collections_total") or 0.0) >= start + 5,
+                    "five more collections beside the hung mount",
+                    timeout=60,
+                )
                 collections = (metric(page, "aiops_agent_collections_total") or 0.0) - start
                 cycle = metric(page, "aiops_agent_collection_duration_seconds") or 0.0
                 stalled = metric(page, "aiops_agent_filesystem_stalled_mounts")
+                # The stuck statvfs is not waited for again, nor retried beside itself: in all
+                # those collections the hung mount was asked once.
+                asked = statfs_log.read_text(encoding="ascii").splitlines()
+                assert len(asked) == 1, asked
                 assert stalled == 1, stalled
                 assert metric(page, "node_filesystem_device_error", labels) == 1
                 assert success(page, "filesystem") == 1  # one mount's trouble, not the collector's
@@ -202,13 +210,10 @@ def test_a_hung_mount_does_not_stall_the_loop(tmp_path: Path) -> None:
                     line.startswith("node_filesystem_avail_bytes{") and root in line
                     for line in page.splitlines()
                 ), "the healthy mounts are still reported"
-                assert collections >= int(elapsed) - 1, (collections, elapsed)
-                assert metric(page, "aiops_agent_collection_overruns_total") == 0
-                assert cycle < 0.5, cycle  # the stuck statvfs is not waited for again
                 assert_serving(agent)
                 print(
-                    f"\nhung mount: stalled_mounts {stalled:.0f}, {collections:.0f} collections "
-                    f"in {elapsed:.1f} s, latest cycle {cycle * 1000:.0f} ms"
+                    f"\nhung mount: stalled_mounts {stalled:.0f}, asked once in "
+                    f"{collections:.0f} collections, latest cycle {cycle * 1000:.0f} ms"
                 )
             finally:
                 # Release the stuck statvfs before the agent stops, or its exit would wait on it.
@@ -247,9 +252,12 @@ def test_state_dir_on_a_full_file_system(tmp_path: Path) -> None:
             )
             start = metric(page, "aiops_agent_collections_total") or 0.0
             assert_serving(agent)
-            time.sleep(3)
-            page = agent.metrics()
-            assert (metric(page, "aiops_agent_collections_total") or 0.0) >= start + 2
+            page = wait_until(
+                agent,
+                lambda p: (metric(p, "aiops_agent_collections_total") or 0.0) >= start + 2,
+                "collections go on with the state directory full",
+                timeout=30,
+            )
             assert metric(page, "aiops_agent_state_dir_writable") == 0
             logged = [
                 r for r in agent.log_records() if r.get("msg") == "state directory not writable"

@@ -37,6 +37,19 @@ def bcrypt_hash(password: str, cost: int = 10) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
 
 
+def still_open(connection: socket.socket) -> bool:
+    """True while the server has neither closed nor reset the connection (nothing to read yet)."""
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.setblocking(True)
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
@@ -72,8 +85,11 @@ def https_get(
     path: str,
     context: ssl.SSLContext,
     headers: Optional[dict[str, str]] = None,
+    timeout: float = 10,
 ) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPSConnection("127.0.0.1", agent.port, context=context, timeout=10)
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", agent.port, context=context, timeout=timeout
+    )
     try:
         connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
@@ -155,7 +171,10 @@ def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path:
     leaves exactly /healthz and /readyz open."""
     web = write_web_config(
         tmp_path / "web.yml",
-        {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)}},
+        {
+            "tls_server_config": tls_section(pki),
+            "basic_auth_users": {USER: bcrypt_hash(PASSWORD, 4)},
+        },
     )
     context = client_context(pki)
     with running_agent({"http": {"web_config_file": str(web)}}, auth=(USER, PASSWORD)) as agent:
@@ -171,24 +190,24 @@ def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path:
 
 def test_tls_version_floor_plain_http_and_stalled_handshakes(pki: Pki, tmp_path: Path) -> None:
     web = write_web_config(tmp_path / "web.yml", {"tls_server_config": tls_section(pki)})
-    with running_agent({"http": {"web_config_file": str(web)}}) as agent:
+    patient = {"http": {"web_config_file": str(web), "request_timeout": "300s"}}
+    with running_agent(patient) as agent:
         ok = https_get(agent, "/readyz", client_context(pki, maximum=ssl.TLSVersion.TLSv1_2))
         assert ok[0] == 200
         # Plain HTTP to the TLS port: no HTTP answer, and the server carries on.
         with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as raw:
             raw.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             assert not raw.recv(4096).startswith(b"HTTP/")
-        # Stalled handshakes: connections that send nothing must not hold up other clients.
+        # Stalled handshakes: connections that send nothing must not hold up other clients. The
+        # server gives a handshake request_timeout (300 s here), far longer than this client
+        # waits: the request can only succeed if no stalled handshake stands in its way.
         stalled = [socket.create_connection(("127.0.0.1", agent.port)) for _ in range(8)]
         try:
-            started = time.monotonic()
-            assert https_get(agent, "/readyz", client_context(pki))[0] == 200
-            elapsed = time.monotonic() - started
+            assert https_get(agent, "/readyz", client_context(pki), timeout=60)[0] == 200
+            assert all(still_open(connection) for connection in stalled)
         finally:
             for connection in stalled:
                 connection.close()
-        print(f"\nrequest beside 8 stalled handshakes: {elapsed * 1000:.1f} ms")
-        assert elapsed < 2.0
 
     web = write_web_config(
         tmp_path / "web13.yml", {"tls_server_config": tls_section(pki, min_version="TLS13")}
@@ -218,33 +237,49 @@ def test_client_certificates_when_required(pki: Pki, tmp_path: Path) -> None:
             time.sleep(0.2)
 
 
+def auth_checks(agent: AgentProcess) -> dict[str, float]:
+    """aiops_agent_http_basic_auth_checks_total by result, as of the latest collection."""
+    prefix = "aiops_agent_http_basic_auth_checks_total{"
+    found = {}
+    for line in agent.metrics().splitlines():
+        if line.startswith(prefix):
+            labels, value = line[len(prefix) :].split("} ")
+            found[labels.split('"')[1]] = float(value)
+    return found
+
+
 def test_verified_passwords_are_cached(pki: Pki, tmp_path: Path) -> None:
-    cost = 12  # about a quarter of a second per bcrypt check on a typical core
-    started = time.perf_counter()
-    hashed = bcrypt_hash(PASSWORD, cost)
-    one_check = time.perf_counter() - started
+    """bcrypt runs once per user and password, not once per request: the agent counts its checks
+    by result, so the cache is proven by what it did, not by how fast it was."""
     web = write_web_config(
         tmp_path / "web.yml",
-        {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: hashed}},
+        {"tls_server_config": tls_section(pki), "basic_auth_users": {USER: bcrypt_hash(PASSWORD)}},
     )
-    with running_agent({"http": {"web_config_file": str(web)}}, auth=(USER, PASSWORD)) as agent:
+    config = {"agent": {"interval": "1s"}, "http": {"web_config_file": str(web)}}
+    with running_agent(config, auth=(USER, PASSWORD)) as agent:
         connection = http.client.HTTPSConnection(
-            "127.0.0.1", agent.port, context=client_context(pki), timeout=10
+            "127.0.0.1", agent.port, context=client_context(pki), timeout=30
         )
         count = 20
-        started = time.perf_counter()
-        for _ in range(count):  # keep-alive: the cost measured is the auth check, not handshakes
+        for _ in range(count):
             connection.request("GET", "/metrics", headers=basic(USER, PASSWORD))
             response = connection.getresponse()
             response.read()
             assert response.status == 200
-        per_request = (time.perf_counter() - started) / count
+        connection.request("GET", "/metrics", headers=basic(USER, "wrong"))
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 401
         connection.close()
-    print(
-        f"\nbcrypt cost {cost}: one check {one_check * 1000:.0f} ms; "
-        f"authenticated request with the cache {per_request * 1000:.2f} ms"
-    )
-    assert per_request < one_check / 4
+        # The page is rendered once per collection: wait until it includes the requests above.
+        deadline = time.monotonic() + 30
+        while (checks := auth_checks(agent)).get("rejected", 0) < 1:
+            assert time.monotonic() < deadline, f"auth checks not counted: {checks}"
+            time.sleep(0.2)
+    print(f"\nbasic-auth checks after {count} authenticated requests: {checks}")
+    assert checks["verified"] == 1, checks  # one bcrypt check; every later request hit the cache
+    assert checks["cached"] >= count - 1, checks
+    assert checks["rejected"] == 1, checks  # a wrong password is never served from the cache
 
 
 def test_sighup_rereads_the_web_config(pki: Pki, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ machine's real /proc (shape and sanity)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -10,7 +11,12 @@ import pytest
 
 from aiops_agent.agent import CollectorStats, collect_once, own_host_name
 from aiops_agent.collectors import build_collectors
-from aiops_agent.config.schema import CollectorsSection, FilesystemCollector
+from aiops_agent.config.schema import (
+    CollectorsSection,
+    FilesystemCollector,
+    ProcessGroup,
+    ProcessGroupsCollector,
+)
 from aiops_agent.host import HostPaths
 from aiops_agent.logs import RateLimitedLog
 from aiops_agent.model import MetricFamily
@@ -228,6 +234,45 @@ def test_collectors_can_be_switched_off(host_tree: Path) -> None:
     section = CollectorsSection(cpu=Toggle(enabled=False), hwmon=Toggle(enabled=False))
     names = [c.name for c in build_collectors(section, HostPaths.under(str(host_tree)))]
     assert "cpu" not in names and "hwmon" not in names and "loadavg" in names
+
+
+def _with_every_input(root: Path) -> None:
+    """What the fixture lacks for pressure, netclass and netstack, so every collector has
+    families of its own to lose."""
+    files = {
+        "proc/pressure/cpu": "some avg10=0.00 avg60=0.00 avg300=0.00 total=2000000\n",
+        "proc/pressure/io": "some avg10=0 total=3\nfull avg10=0 total=1\n",
+        "sys/class/net/eth0/operstate": "up\n",
+        "sys/class/net/eth0/mtu": "1500\n",
+        "proc/1/net/sockstat": "sockets: used 7\nTCP: inuse 2 orphan 0 tw 1 alloc 3 mem 4\n",
+    }
+    for relative, content in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(content)
+
+
+def _families_with_samples(root: Path, section: CollectorsSection) -> set[str]:
+    return {name for name, family in collect(root, section).items() if family.samples}
+
+
+def test_every_collector_has_its_own_switch_under_its_own_name(host_tree: Path) -> None:
+    _with_every_input(host_tree)
+    # process_groups runs only once a group is named: name one, so every collector runs.
+    groups = ProcessGroupsCollector(groups={"any": ProcessGroup(comm=".*")})
+    defaults = CollectorsSection(process_groups=groups)
+    switches = sorted(field.name for field in dataclasses.fields(CollectorsSection))
+    collectors = build_collectors(defaults, HostPaths.under(str(host_tree)))
+    assert sorted(c.name for c in collectors) == switches
+    everything = _families_with_samples(host_tree, defaults)
+    for collector in collectors:
+        own = {f.name for f in collector.collect() if f.samples}
+        assert own, f"{collector.name} has nothing to lose on the fake host"
+        toggle = getattr(defaults, collector.name)
+        off = dataclasses.replace(toggle, enabled=False)
+        left = _families_with_samples(
+            host_tree, dataclasses.replace(defaults, **{collector.name: off})
+        )
+        assert everything - left == own, collector.name
 
 
 def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:

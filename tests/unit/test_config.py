@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aiops_agent.config import ConfigError, load_config
+from aiops_agent.config.errors import Notice
 from aiops_agent.config.loader import MAX_CONFIG_BYTES
 from aiops_agent.config.types import Secret, parse_duration, parse_listen_address
 
@@ -247,3 +248,144 @@ def test_environment_is_not_read_from_os_when_given(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AIOPS__AGENT__INTERVAL", "bogus")
     assert load_config(None, {}).agent.interval == 15.0
     assert os.environ["AIOPS__AGENT__INTERVAL"] == "bogus"
+
+
+# --- notices: no file, near-miss overrides ------------------------------------------------------
+
+
+def test_no_file_says_defaults_are_used_and_a_file_says_nothing(tmp_path: Path) -> None:
+    absent = str(tmp_path / "absent.yaml")
+    notices: list[Notice] = []
+    load_config(absent, {}, notices=notices)
+    assert notices == [Notice("info", f"no configuration file at {absent}; using defaults")]
+    present: list[Notice] = []
+    load_config(write(tmp_path, "agent:\n  interval: 10\n"), {}, notices=present)
+    assert present == []
+
+
+def test_a_dangling_symlink_at_the_path_is_an_error_not_defaults(tmp_path: Path) -> None:
+    link = tmp_path / "config.yaml"
+    link.symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(ConfigError, match="No such file or directory"):
+        load_config(str(link), {})
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["AIOPS_HTTP_LISTEN", "AIOPS_HTTP__LISTEN", "aiops__http__listen", "Aiops_Http_Listen"],
+)
+def test_near_miss_override_is_a_warning_with_the_right_spelling(variable: str) -> None:
+    notices: list[Notice] = []
+    config = load_config(None, {variable: "0.0.0.0:1"}, notices=notices)
+    assert config.http.listen == "127.0.0.1:9877"  # not read: a warning, not an override
+    (warning,) = [n for n in notices if n.level == "warning"]
+    assert f"environment variable {variable} is not read" in warning.message
+    assert warning.message.endswith("did you mean AIOPS__HTTP__LISTEN?")
+
+
+def test_near_miss_finds_nested_keys_and_leaves_other_software_alone() -> None:
+    notices: list[Notice] = []
+    environ = {
+        "AIOPS_COLLECTORS_FILESYSTEM_STAT_TIMEOUT": "1s",
+        "AIOPS_IMAGE": "registry.example.org/aiops-agent:1",  # some other tool's variable
+        "AIOPS_HOOK_SECRET": "x",
+        "AIOPS__COLLECTORS__CPU__ENABLED": "false",  # a real override: no warning
+    }
+    load_config(None, environ, notices=notices)
+    warnings = [n.message for n in notices if n.level == "warning"]
+    assert warnings == [
+        "environment variable AIOPS_COLLECTORS_FILESYSTEM_STAT_TIMEOUT is not read: overrides "
+        "are spelled AIOPS__SECTION__KEY; did you mean AIOPS__COLLECTORS__FILESYSTEM__STAT_TIMEOUT?"
+    ]
+
+
+def test_override_with_a_single_underscore_between_section_and_key_is_an_error(
+    tmp_path: Path,
+) -> None:
+    found = problems(write(tmp_path, ""), {"AIOPS__HTTP_LISTEN": "127.0.0.1:1"})
+    assert found == [
+        "environment variable AIOPS__HTTP_LISTEN: http_listen: does not name a configurable key; "
+        "did you mean AIOPS__HTTP__LISTEN?"
+    ]
+
+
+# --- empty secrets ------------------------------------------------------------------------------
+
+WEBHOOK = "receivers:\n  hook:\n    webhook:\n      url: {url}\n      hmac_secret: {hmac}\n"
+
+
+def test_reference_to_an_empty_variable_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIOPS_TEST_EMPTY", "")
+    monkeypatch.setenv("AIOPS_TEST_URL", "https://hooks.example.org/x")
+    path = write(tmp_path, WEBHOOK.format(url="'${AIOPS_TEST_URL}'", hmac="'${AIOPS_TEST_EMPTY}'"))
+    assert problems(path) == [
+        f"{path}:5: receivers.hook.webhook.hmac_secret: environment variable AIOPS_TEST_EMPTY "
+        "is empty"
+    ]
+
+
+def test_empty_secret_file_is_an_error(tmp_path: Path) -> None:
+    for content in ("", "\n"):
+        secret = tmp_path / "url"
+        secret.write_text(content)
+        path = write(tmp_path, WEBHOOK.format(url=f"'file:{secret}'", hmac="''"))
+        assert problems(path) == [
+            f"{path}:4: receivers.hook.webhook.url: secret file {secret} is empty"
+        ]
+
+
+def test_literal_empty_secret_is_an_error_only_where_required(tmp_path: Path) -> None:
+    path = write(tmp_path, WEBHOOK.format(url="''", hmac="''"))
+    assert problems(path) == [f"{path}:4: receivers.hook.webhook.url: required secret is empty"]
+    routing = write(tmp_path, "receivers:\n  pd:\n    pagerduty:\n      routing_key: ''\n")
+    assert problems(routing) == [
+        f"{routing}:4: receivers.pd.pagerduty.routing_key: required secret is empty"
+    ]
+    # Empty means "off" for a secret with a default: no signature.
+    valid = write(tmp_path, WEBHOOK.format(url="https://hooks.example.org/x", hmac="''"))
+    receiver = load_config(valid, {}, required=True).receivers["hook"].webhook
+    assert receiver is not None and not receiver.hmac_secret
+
+
+def test_required_secret_emptied_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, WEBHOOK.format(url="https://hooks.example.org/x", hmac="''"))
+    assert problems(path, {"AIOPS__RECEIVERS__HOOK__WEBHOOK__URL": ""}) == [
+        "environment variable AIOPS__RECEIVERS__HOOK__WEBHOOK__URL: receivers.hook.webhook.url: "
+        "required secret is empty"
+    ]
+
+
+# --- errors in reading order ------------------------------------------------------------------
+
+
+def test_errors_come_in_line_order_then_environment(tmp_path: Path) -> None:
+    lines = ["collectors:", "  cpu:", "    enabled: maybe"]  # 1-3
+    lines += ["log:", "  level: loud", "  bogus: 1"]  # 4-6
+    lines += [f"# padding {n}" for n in range(7, 10)]  # 7-9: line 10 sorts after line 9
+    lines += ["agent:", "  interval: often", "http:", "  listen: nowhere"]  # 10-13
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    environ = {"AIOPS__HTTP__MAX_CONNECTIONS": "lots", "AIOPS__AGENT__SHUTDOWN_TIMEOUT": "never"}
+    found = problems(path, environ)
+    assert [p.split(": ")[0] for p in found] == [
+        f"{path}:3",
+        f"{path}:5",
+        f"{path}:6",
+        f"{path}:11",
+        f"{path}:13",
+        "environment variable AIOPS__AGENT__SHUTDOWN_TIMEOUT",
+        "environment variable AIOPS__HTTP__MAX_CONNECTIONS",
+    ]
+
+
+def test_problems_on_one_line_are_ordered_by_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "log: {level: loud, format: jsn}\n")
+    found = problems(path)
+    assert [p.split(": ")[1] for p in found] == ["log.format", "log.level"]
+
+
+def test_cross_section_problems_are_in_line_order(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes:\n  - receiver: nobody\nreceivers:\n  'bad name': {log: {}}\n")
+    found = problems(path)
+    assert [p.split(": ")[0] for p in found] == [f"{path}:2", f"{path}:4"]

@@ -27,7 +27,7 @@ def _ansible_playbook() -> str:
     beside = Path(sys.executable).parent / "ansible-playbook"
     found = str(beside) if beside.exists() else shutil.which("ansible-playbook")
     if not found:
-        pytest.fail("ansible-playbook not found: pip install -r requirements-ansible.txt")
+        pytest.fail("ansible-playbook not found: pip install -r requirements-deploy.txt")
     return found
 
 

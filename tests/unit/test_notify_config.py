@@ -3,6 +3,7 @@ path and line without showing a secret."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,33 @@ def test_webhook_signature_prefix_and_header_are_checked(tmp_path: Path) -> None
         "receivers:\n  h: {webhook: {url: 'http://x', signature: {header: 'X Sig:'}}}\n",
     )
     assert "receivers.h.webhook.signature: header 'X Sig:' is not a valid HTTP header" in found
+
+
+@pytest.mark.parametrize("missing", ["requests", "urllib3"])
+def test_http_receiver_without_its_package_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    # None in sys.modules makes find_spec report the module as absent, as in a venv without it.
+    monkeypatch.setitem(sys.modules, missing, None)
+    text = (
+        "receivers:\n  fine: {log: {}}\n  oncall:\n    pagerduty: {routing_key: k}\n"
+        "  hook: {webhook: {url: 'http://127.0.0.1:9/x'}}\n"
+    )
+    found = problems(tmp_path, text)
+    assert found == [
+        f"{tmp_path / 'config.yaml'}:3: receivers.oncall: pagerduty needs the Python package "
+        f"'requests' (No module named '{missing}')",
+        f"{tmp_path / 'config.yaml'}:5: receivers.hook: webhook needs the Python package "
+        f"'requests' (No module named '{missing}')",
+    ]
+
+
+def test_log_and_email_receivers_need_no_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "requests", None)
+    text = (
+        "receivers:\n  a: {log: {}}\n"
+        "  m: {email: {smarthost: 'localhost:25', from_address: a@b, to: [c@d], tls: none}}\n"
+    )
+    assert set(load(tmp_path, text).receivers) == {"a", "m"}

@@ -7,8 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from email.utils import formatdate
 from pathlib import Path
+
+import requests
 
 from aiops_agent.alerting.events import AlertEvent
 from aiops_agent.config.notify_schema import (
@@ -16,14 +19,26 @@ from aiops_agent.config.notify_schema import (
     EmailReceiver,
     OutboxSection,
     PagerDutyReceiver,
+    Receiver,
     Route,
     SlackReceiver,
+    WebhookReceiver,
     WebhookSignature,
 )
 from aiops_agent.config.types import Duration, Secret
-from aiops_agent.notify.outcome import DEAD, OK, RETRY, from_status, parse_retry_after
+from aiops_agent.notify.outcome import DEAD, OK, RETRY, Outcome, from_status, parse_retry_after
 from aiops_agent.notify.routing import Router
-from aiops_agent.notify.senders import Context, alertmanager, email, pagerduty, slack, webhook
+from aiops_agent.notify.senders import (
+    Context,
+    Sender,
+    alertmanager,
+    build_sender,
+    email,
+    pagerduty,
+    slack,
+    webhook,
+)
+from aiops_agent.notify.worker import _send as deliver_once
 from aiops_agent.notify.worker import backoff
 
 CONTEXT = Context("rcv", "testhost", "http://127.0.0.1:9877", "0.1.0")
@@ -242,3 +257,53 @@ def test_email_message() -> None:
     assert mail["Message-ID"] == f"<{event().idempotency_key()}@testhost>"
     body = mail.get_content()
     assert "load1 above 4 for 5m" in body and "severity = critical" in body
+
+
+# --- what a sender's exception says ------------------------------------------------------------
+class RaisingSender(Sender):
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+        raise self.error
+
+
+def reason_for(error: Exception, secrets: tuple[str, ...] = ()) -> str:
+    sender = RaisingSender(error)
+    sender.secrets = secrets
+    outcome = deliver_once(sender, [event()])
+    assert outcome.kind == RETRY
+    return outcome.reason
+
+
+def test_a_missing_package_is_named() -> None:
+    error = ModuleNotFoundError("No module named 'requests'", name="requests")
+    assert reason_for(error) == "sender error (missing Python package 'requests')"
+
+
+def test_an_http_library_error_is_reduced_to_its_class() -> None:
+    url = "https://hooks.example.com/services/T000/B000/XXXXSECRET"
+    error = requests.exceptions.ChunkedEncodingError(f"Connection broken for {url}")
+    assert reason_for(error) == "sender error (ChunkedEncodingError)"
+
+
+def test_other_errors_keep_their_message_without_urls_or_secrets() -> None:
+    secret = "routing-key-1234"
+    error = ValueError(
+        f"bad payload for https://user:pw@events.example.com/v2?token=abc key {secret}\nline 2"
+    )
+    reason = reason_for(error, (secret, ""))
+    assert reason == "sender error (ValueError: bad payload for <url> key <secret>)"
+    assert len(reason_for(KeyError("x" * 1000))) < 250
+
+
+def test_build_sender_collects_the_receivers_secrets() -> None:
+    receiver = Receiver(
+        webhook=WebhookReceiver(
+            url=Secret("http://127.0.0.1:9/hook?token=t1"),
+            hmac_secret=Secret("h1"),
+            headers={"Authorization": Secret("Bearer b1"), "X-Empty": Secret("")},
+        )
+    )
+    sender = build_sender(receiver, CONTEXT)
+    assert sorted(sender.secrets) == sorted(["http://127.0.0.1:9/hook?token=t1", "h1", "Bearer b1"])

@@ -155,7 +155,7 @@ def test_concurrent_reservations_respect_the_limit(tmp_path: Path) -> None:
 def test_the_module_through_ansible(tmp_path: Path) -> None:
     ansible = Path(sys.executable).parent / "ansible"
     if not ansible.exists():
-        pytest.fail(f"{ansible} is missing: run scripts/setup.sh (requirements-ansible.txt)")
+        pytest.fail(f"{ansible} is missing: run scripts/setup.sh (requirements-dev.txt)")
     path = tmp_path / "actions.jsonl"
     arguments = json.dumps(params(path, max_actions=0))
     result = subprocess.run(

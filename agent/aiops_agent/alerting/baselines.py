@@ -18,7 +18,7 @@ from typing import Optional
 from aiops_agent.alerting.matchers import Matcher, labels_match, parse_selector
 from aiops_agent.alerting.rates import RateTracker
 from aiops_agent.alerting.rules import host_series_name
-from aiops_agent.alerting.silences import write_atomically
+from aiops_agent.alerting.statefile import write_atomically
 from aiops_agent.config.alerting_schema import ANOMALY_SCORE, BaselineSettings
 from aiops_agent.detection.baseline import BaselineDetector
 from aiops_agent.model import Labels, MetricFamily, Sample, gauge

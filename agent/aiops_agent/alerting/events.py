@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
+# Starts the summary of a resolved notification unless the rule words its own (resolved_summary).
+RESOLVED_PREFIX = "Resolved: "
+
 
 @dataclass(frozen=True)
 class AlertEvent:

@@ -3,15 +3,20 @@ what gets notified: firing once, again every repeat interval while firing, and r
 while a silence matches or a critical alert of the same rule and series inhibits a warning.
 
 An alert that was notified is also notified when it resolves, even if it was silenced or
-inhibited meanwhile: whoever was told it fired should learn that it ended. Alerts are in memory
-only; after a restart a condition that still holds is pending again and fires anew."""
+inhibited meanwhile: whoever was told it fired should learn that it ended. Its resolve carries the
+value at that moment and annotations worded for the resolved state.
+
+The state survives restarts (alertstore.py saves it whenever it changes): restore() takes the saved
+alerts back before the first evaluation, with their activeAt, startsAt, notification time and
+sequence, so an alert that still holds keeps its startsAt and is not re-notified before its repeat
+interval, `for` clocks continue, and one that cleared meanwhile resolves at the first evaluation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Callable, Optional
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.alerting.events import RESOLVED_PREFIX, AlertEvent
 from aiops_agent.alerting.rules import Level, Rule
 from aiops_agent.alerting.timefmt import format_time
 from aiops_agent.model import Labels, MetricFamily, Sample, gauge
@@ -130,6 +135,9 @@ class Lifecycle:
         self.resolve_timeout = resolve_timeout
         self.max_alerts = max_alerts
         self.dropped = 0  # alerts not tracked because max_alerts was reached (a counter)
+        # Something worth saving happened (an alert began, fired, was notified or ended); the
+        # owner saves and clears it. Values alone do not count: they change every evaluation.
+        self.changed = False
         self._alerts: dict[AlertKey, Alert] = {}
         self._events: list[AlertEvent] = []
 
@@ -149,20 +157,53 @@ class Lifecycle:
                         if len(self._alerts) >= self.max_alerts:
                             self.dropped += 1
                             continue
-                        alert = self._alerts[key] = Alert(
-                            key, self._labels(rule, level, series), now
-                        )
+                        alert = self._alerts[key] = Alert(key, self.labels(key), now)
+                        self.changed = True
                     self._update(alert, rule, level, value, now)
                 elif alert is not None:
                     alert.value = value
-                    self._end(alert, now)
+                    self._end(alert, now, rule.annotations(alert.labels, value, level, True))
 
-    def _labels(self, rule: Rule, level: Level, series: Labels) -> dict[str, str]:
+    def labels(self, key: AlertKey) -> dict[str, str]:
+        """The labels of the alert with this key: the series' and alertname, severity, host and
+        instance."""
+        rule_name, severity, series = key
         labels = dict(series)
         labels.update(
-            alertname=rule.name, severity=level.severity, host=self.host, instance=self.instance
+            alertname=rule_name, severity=severity, host=self.host, instance=self.instance
         )
         return labels
+
+    def restore(self, alerts: Iterable[Alert], now: float) -> int:
+        """Take back alerts saved by a previous run, before the first evaluation; returns how
+        many were left out because max_alerts is lower now. Each is treated as seen now, so
+        resolve_timeout counts from the restart and an agent that was down for a day evaluates
+        its alerts against fresh data instead of resolving them as stale. One whose labels
+        changed meanwhile (the host or instance name) is resolved: the alert under the new
+        labels is another one, and fires anew if its condition still holds."""
+        # Notified firing alerts first: dropping one of those would leave a page never resolved.
+        ranked = sorted(alerts, key=lambda a: (not a.notified, a.state != FIRING, a.active_at))
+        left_out = 0
+        for alert in ranked:
+            if alert.key in self._alerts:
+                continue
+            if len(self._alerts) >= self.max_alerts:
+                left_out += 1
+                continue
+            alert.last_seen = now
+            self._alerts[alert.key] = alert
+            if alert.labels != self.labels(alert.key):
+                self._end(
+                    alert,
+                    now,
+                    _gone(
+                        alert,
+                        "The agent's host or instance name changed since this alert fired; if "
+                        "its condition still holds, it fires again under the new labels.",
+                    ),
+                )
+        self.changed = True
+        return left_out
 
     def _update(self, alert: Alert, rule: Rule, level: Level, value: float, now: float) -> None:
         alert.value = value
@@ -172,21 +213,42 @@ class Lifecycle:
         if alert.state == PENDING and now - alert.active_at >= rule.for_seconds:
             alert.state = FIRING
             alert.starts_at = now
+            self.changed = True
 
-    def _end(self, alert: Alert, now: float) -> None:
+    def _end(self, alert: Alert, now: float, annotations: dict[str, str]) -> None:
         del self._alerts[alert.key]
+        self.changed = True
         if alert.state == FIRING and alert.notified:
+            alert.annotations = annotations
             self._events.append(alert.event(RESOLVED, now))
 
     def finish(
-        self, now: float, rule_names: Iterable[str], silencer: Optional[Silencer] = None
+        self,
+        now: float,
+        rule_names: Iterable[str],
+        silencer: Optional[Silencer] = None,
+        levels: Optional[Collection[tuple[str, str]]] = None,
     ) -> list[AlertEvent]:
-        """Resolve alerts whose series went away (after resolve_timeout) or whose rule was
-        removed, apply inhibition and silences, and return the notifications due."""
+        """Resolve alerts whose series went away (after resolve_timeout), whose rule was removed
+        or, given the (rule name, severity) pairs configured as `levels`, whose rule no longer
+        has their level; apply inhibition and silences, and return the notifications due."""
         configured = set(rule_names)
         for alert in list(self._alerts.values()):
-            if alert.rule_name not in configured or now - alert.last_seen > self.resolve_timeout:
-                self._end(alert, now)
+            removed = alert.rule_name not in configured or (
+                levels is not None and (alert.rule_name, alert.severity) not in levels
+            )
+            if removed:
+                why = (
+                    f"The rule, or its {alert.severity} level, was removed from the configuration."
+                )
+                self._end(alert, now, _gone(alert, why))
+            elif now - alert.last_seen > self.resolve_timeout:
+                why = (
+                    f"No value for this series for {self.resolve_timeout:g}s: it is no longer "
+                    f"collected, or the rule cannot compute it. The last value was "
+                    f"{alert.value:.4g}."
+                )
+                self._end(alert, now, _gone(alert, why))
         for alert in self._alerts.values():
             alert.inhibited_by = self._inhibitors(alert)
             alert.silenced_by = silencer(alert.labels, now) if silencer else []
@@ -196,6 +258,7 @@ class Lifecycle:
                 self._events.append(alert.event(FIRING, now))
                 alert.notified = True
                 alert.last_notified = now
+                self.changed = True
         events, self._events = self._events, []
         return events
 
@@ -231,3 +294,12 @@ class Lifecycle:
                 [Sample((("reason", reason),), float(n)) for reason, n in suppressed.items()],
             ),
         ]
+
+
+def _gone(alert: Alert, why: str) -> dict[str, str]:
+    """Annotations for an alert that ends without its condition clearing (no fresh value to
+    render them with): its last summary marked resolved, and why it ended as description."""
+    summary = alert.annotations.get("summary") or alert.rule_name
+    if not summary.startswith(RESOLVED_PREFIX):
+        summary = RESOLVED_PREFIX + summary
+    return {**alert.annotations, "summary": summary, "description": why}

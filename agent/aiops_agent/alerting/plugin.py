@@ -1,7 +1,8 @@
 """The alerting plugin: after each collection it derives series (inode ratio, anomaly scores),
 evaluates the rules, steps the alert lifecycle and hands notifications to the sink, all in
 O(series) on the collection thread. The sink (notify's dispatcher) queues durably and never
-blocks, so a slow receiver cannot delay collection."""
+blocks, so a slow receiver cannot delay collection. The alert state is saved in the state
+directory when it changes and at shutdown, and restored at start (alertstore.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import socket
 import time
 from typing import Any, Callable, Optional
 
+from aiops_agent.alerting.alertstore import AlertStore
 from aiops_agent.alerting.api import AlertingApi
 from aiops_agent.alerting.baselines import Baselines
 from aiops_agent.alerting.derived import inodes_used_ratio
-from aiops_agent.alerting.lifecycle import Lifecycle
+from aiops_agent.alerting.lifecycle import Alert, Lifecycle
 from aiops_agent.alerting.rates import RateTracker
 from aiops_agent.alerting.rules import Rule, RuleEvaluator
 from aiops_agent.alerting.silences import SilenceStore, silences_from_config
@@ -84,6 +86,10 @@ class AlertingPlugin:
             lambda: self._host_names,
         )
         self.reconfigure(config)
+        # Taken back at the first snapshot, on the snapshots' clock and after reconfigure (which
+        # sets max_alerts and the host and instance labels); None once restored.
+        self._store = AlertStore(state_dir or None)
+        self._saved: Optional[list[Alert]] = self._store.load()
 
     # --- Plugin ----------------------------------------------------------------------------
     def reconfigure(self, config: Config) -> None:
@@ -93,6 +99,7 @@ class AlertingPlugin:
         self.rules = (
             [Rule(s, compat) for s in detection.effective_rules()] if detection.enabled else []
         )
+        self._levels = {(rule.name, level.severity) for rule in self.rules for level in rule.levels}
         baselines = detection.baselines
         if detection.enabled and baselines.enabled:
             if self._baselines is None:
@@ -124,6 +131,9 @@ class AlertingPlugin:
     def on_snapshot(self, snapshot: Snapshot) -> None:
         started = time.perf_counter()
         now = snapshot.timestamp
+        if self._saved is not None:
+            self._restore(self._saved, now)
+            self._saved = None
         index = {family.name: family for family in snapshot.families}
         derived: list[MetricFamily] = []
         compat = self.config.metrics.node_exporter_names
@@ -144,7 +154,7 @@ class AlertingPlugin:
                 max_alerts=self._lifecycle.max_alerts,
             )
         names = {rule.name for rule in self.rules}
-        events = self._lifecycle.finish(now, names, self.silences.silencing)
+        events = self._lifecycle.finish(now, names, self.silences.silencing, self._levels)
         if events and self._sink is not None:
             try:
                 self._sink.submit(events)
@@ -162,6 +172,8 @@ class AlertingPlugin:
         cutoff = now - SERIES_STALE_AFTER
         self._rates.forget_older_than(cutoff)
         self._evaluator.forget_older_than(cutoff, names)
+        if self._lifecycle.changed:
+            self._save_alerts()
         self._alerts_view = [alert.as_json() for alert in self._lifecycle.alerts()]
         self._evaluation_seconds = time.perf_counter() - started
         self._families = derived + self._own_metrics()
@@ -176,10 +188,40 @@ class AlertingPlugin:
         return self._api.routes()
 
     def close(self, timeout: float) -> None:
+        if self._saved is None:  # else stopped before the first snapshot: keep the file as is
+            self._save_alerts()  # also when unchanged: the latest values and annotations
         if self._baselines is not None:
             self._baselines.save()
         if self._sink is not None:
             self._sink.close(timeout)
+
+    def _restore(self, saved: list[Alert], now: float) -> None:
+        left_out = self._lifecycle.restore(saved, now)
+        if saved:
+            log.info(
+                "alert state restored",
+                extra={"alerts": len(saved) - left_out, "path": self._store.path},
+            )
+        if left_out:
+            log.error(
+                "more saved alerts than alerting.max_alerts; the rest are not restored",
+                extra={"left_out": left_out, "max_alerts": self._lifecycle.max_alerts},
+            )
+
+    def _save_alerts(self) -> None:
+        """Called after the events of an evaluation were submitted (each is durably in the
+        outbox by then), so a crash between the two re-sends rather than loses a notification."""
+        try:
+            self._store.save(self._lifecycle.alerts())
+        except OSError as error:  # a full or read-only disk must not stop evaluation
+            self._errors.error(
+                "save-alerts",
+                "cannot save the alert state; it will not survive a restart",
+                path=self._store.path,
+                error=error.strerror or type(error).__name__,
+            )
+        else:
+            self._lifecycle.changed = False
 
     # --- own metrics -----------------------------------------------------------------------
     def _own_metrics(self) -> list[MetricFamily]:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
+from aiops_agent.alerting.events import RESOLVED_PREFIX
 from aiops_agent.alerting.forecast import TrendWindow
 from aiops_agent.alerting.matchers import Matcher, labels_match, parse_matchers
 from aiops_agent.alerting.rates import RateTracker
@@ -54,7 +55,13 @@ class Rule:
         limit = level.clear if active else level.threshold
         return value > limit if self.above else value < limit
 
-    def annotations(self, labels: Mapping[str, str], value: float, level: Level) -> dict[str, str]:
+    def annotations(
+        self, labels: Mapping[str, str], value: float, level: Level, resolved: bool = False
+    ) -> dict[str, str]:
+        """summary and description, rendered with `value`; resolved=True words them for the
+        resolve: resolved_summary, else the summary marked resolved; resolved_description, else
+        a generated one (a firing description cannot be reworded, and would state the opposite
+        of what happened)."""
         fields = {
             "value": _number(value),
             "value_percent": f"{value * 100:.1f}%",
@@ -65,13 +72,17 @@ class Rule:
             "host": labels.get("host", ""),
             "metric": " + ".join(self.names),
         }
-        summary = self.settings.summary or "{alertname} on {host}: {value}"
-        return {
-            "summary": _render(summary, fields, labels),
-            "description": _render(
-                self.settings.description or self._default_description(), fields, labels
-            ),
-        }
+        settings = self.settings
+        summary = _render(settings.summary or "{alertname} on {host}: {value}", fields, labels)
+        if not resolved:
+            description = settings.description or self._default_description()
+            return {"summary": summary, "description": _render(description, fields, labels)}
+        if settings.resolved_summary:
+            summary = _render(settings.resolved_summary, fields, labels)
+        else:
+            summary = RESOLVED_PREFIX + summary
+        description = settings.resolved_description or self._default_resolved_description()
+        return {"summary": summary, "description": _render(description, fields, labels)}
 
     def _default_description(self) -> str:
         side = "above" if self.above else "below"
@@ -86,6 +97,20 @@ class Rule:
         return (
             f"{measured} is {{value}}, {side} the {{severity}} threshold {{threshold}}{held} "
             "(clears at {clear})."
+        )
+
+    def _default_resolved_description(self) -> str:
+        back = "below" if self.above else "above"
+        if self.forecast is not None:
+            return (
+                f"A robust linear fit of {{metric}} over the last {self.forecast.window:g}s "
+                f"reaches {self.forecast.limit:g} in {{value}} hours, back {back} the "
+                "{severity} threshold of {threshold} hours (cleared at {clear})."
+            )
+        measured = "The per-second rate of {metric}" if self.rate else "{metric}"
+        return (
+            f"{measured} is {{value}}, back {back} the {{severity}} threshold {{threshold}} "
+            "(cleared at {clear})."
         )
 
 

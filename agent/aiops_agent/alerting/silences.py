@@ -1,6 +1,7 @@
 """Silences, modelled on Alertmanager's: matchers on alert labels and a time window. Those made
-through the API are kept in <state_dir>/silences.json (written atomically) so they survive a
-restart; those from the config file are rebuilt from it on every load and never written.
+through the API are kept in <state_dir>/silences.json (statefile.py: written atomically, a
+corrupt file set aside) so they survive a restart; those from the config file are rebuilt from
+it on every load and never written.
 
 The store is shared between the collection loop (which asks what silences an alert) and HTTP
 threads (which add and expire silences), so every access takes its lock."""
@@ -18,6 +19,7 @@ from typing import Any, Optional
 
 from aiops_agent.alerting.lifecycle import fnv1a64
 from aiops_agent.alerting.matchers import Matcher, labels_match, make_matcher, parse_matchers
+from aiops_agent.alerting.statefile import read_records, write_atomically
 from aiops_agent.alerting.timefmt import format_time, parse_time
 from aiops_agent.config.alerting_schema import SilenceSettings
 
@@ -193,18 +195,10 @@ class SilenceStore:
             del self._api[key]
 
     def _load(self) -> None:
-        if self.path is None or not os.path.exists(self.path):
+        if self.path is None:
             return
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                records = json.load(handle)["silences"]
-            if not isinstance(records, list):
-                raise TypeError("silences is not a list")
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            log.error(
-                "cannot read saved silences; starting without them",
-                extra={"path": self.path, "error": f"{type(error).__name__}: {error}"},
-            )
+        records = read_records(self.path, 1, "silences")
+        if records is None:
             return
         for record in records:
             try:
@@ -258,19 +252,3 @@ def _replace_window(silence: Silence, starts_at: float, ends_at: float, updated:
         float(updated),
         silence.source,
     )
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write a file so that a crash leaves either the old or the new content, never a mix."""
-    temporary = f"{path}.tmp"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

@@ -22,10 +22,9 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     no memory."""
     factories: list[Callable[[], Collector]] = []
 
-    def register(toggle: str, factory: Callable[[], Collector]) -> None:
-        """`toggle` is the collectors.<name> setting that switches the collector; a setting may
-        switch several (netdev runs netdev, netclass and netstack)."""
-        if getattr(section, toggle).enabled:
+    def register(name: str, factory: Callable[[], Collector]) -> None:
+        """`name` is the collector's own name and its switch, collectors.<name>.enabled."""
+        if getattr(section, name).enabled:
             factories.append(factory)
 
     from aiops_agent.collectors import (  # noqa: PLC0415
@@ -48,13 +47,14 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
 
     register("cpu", lambda: cpu.CpuCollector(host))
     register("loadavg", lambda: loadavg.LoadavgCollector(host))
-    register("loadavg", lambda: pressure.PressureCollector(host))
+    register("pressure", lambda: pressure.PressureCollector(host))
     register("meminfo", lambda: meminfo.MeminfoCollector(host))
     register("filesystem", lambda: filesystem.FilesystemCollector(section.filesystem, host))
     register("diskstats", lambda: diskstats.DiskstatsCollector(section.diskstats, host))
     register("netdev", lambda: netdev.NetdevCollector(section.netdev, host))
-    register("netdev", lambda: netclass.NetclassCollector(section.netdev, host))
-    register("netdev", lambda: netstack.NetstackCollector(section.netdev, host))
+    # netclass and netstack take netdev's device filters: one set of interfaces for all three.
+    register("netclass", lambda: netclass.NetclassCollector(section.netdev, host))
+    register("netstack", lambda: netstack.NetstackCollector(section.netdev, host))
     register("processes", lambda: processes.ProcessesCollector(host))
     register("filefd", lambda: filefd.FilefdCollector(host))
     register("time", lambda: timeinfo.TimeCollector(host))

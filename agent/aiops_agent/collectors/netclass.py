@@ -1,7 +1,7 @@
 """Interface properties from /sys/class/net (node_exporter's netclass collector: link state, MTU,
 speed, carrier changes, addresses) and the rx_nohandler counter node_exporter's netdev collector
-reads over netlink. Interfaces follow the netdev collector's filter; runs when netdev is enabled.
-About twenty small sysfs reads per interface."""
+reads over netlink. Switched by collectors.netclass; interfaces follow the netdev collector's
+filter. About twenty small sysfs reads per interface."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The host's network stack beyond per-interface counters, from a handful of /proc files
 (node_exporter's arp, sockstat, softnet and conntrack collectors): ARP entries per interface,
 sockets in use per protocol, per-CPU packet processing, and the connection-tracking table, whose
-exhaustion drops new connections. Runs when the netdev collector is enabled."""
+exhaustion drops new connections. Switched by collectors.netstack; ARP entries follow the
+netdev device filter."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Pressure stall information from /proc/pressure (node_exporter's pressure collector): how long
 tasks waited for CPU, I/O and memory. Kernels without PSI (before 4.20, or booted with psi=0)
-publish nothing. Runs with the loadavg collector: both measure saturation."""
+publish nothing. Switched by collectors.pressure."""
 
 from __future__ import annotations
 

@@ -88,6 +88,16 @@ class RuleSettings:
     )
     summary: str = key("", "Summary annotation; placeholders {value}, {threshold}, {labels.X}.")
     description: str = key("", "Description annotation; same placeholders. Empty: generated.")
+    resolved_summary: str = key(
+        "",
+        "Summary of the resolved notification, rendered with the value at resolve time. Empty: "
+        "'Resolved: ' and the summary.",
+    )
+    resolved_description: str = key(
+        "",
+        "Description of the resolved notification. Empty: generated ('... is 0.035, back below "
+        "the warning threshold 0.06 (cleared at 0.05).').",
+    )
     enabled: bool = key(True, "Evaluate this rule.")
 
     def __post_init__(self) -> None:

@@ -4,18 +4,20 @@ reporting every problem with the key's path and the file and line it came from."
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import stat
+import threading
 import typing
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 import yaml
 
-from aiops_agent.config.errors import ConfigError, Problem
+from aiops_agent.config.errors import ENVIRONMENT, ConfigError, Notice, Problem
 from aiops_agent.config.keys import yaml_key
-from aiops_agent.config.notify_schema import check_routing
+from aiops_agent.config.notify_schema import check_receiver_modules, check_routing
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import (
     Duration,
@@ -55,20 +57,52 @@ class _Origins:
         return self.default
 
 
+class _LoadOptions(threading.local):
+    """Per thread (a reload runs on the collection thread): set for one load_config call."""
+
+    # False while load_config(resolve_secrets=False) runs: references are checked for form only.
+    resolve_secrets = True
+
+
+_LOAD_OPTIONS = _LoadOptions()
+
+
 def load_config(
     path: Optional[str],
     environ: Optional[Mapping[str, str]] = None,
     *,
     required: bool = False,
+    notices: Optional[list[Notice]] = None,
+    resolve_secrets: bool = True,
 ) -> Config:
     """Load and validate. A missing file at the default path means defaults; a missing file that
-    was asked for explicitly (required=True) is an error. Raises ConfigError."""
+    was asked for explicitly (required=True) is an error. Raises ConfigError. What is worth
+    telling but not an error (no file, an environment variable that is almost an override) is
+    appended to `notices` when given, for the caller to print or log once. resolve_secrets=False
+    leaves "${ENV}" and "file:PATH" secrets unresolved, for a config checked away from where it
+    runs."""
+    outer, _LOAD_OPTIONS.resolve_secrets = _LOAD_OPTIONS.resolve_secrets, resolve_secrets
+    try:
+        return _load_config(path, environ, required, notices)
+    finally:
+        _LOAD_OPTIONS.resolve_secrets = outer
+
+
+def _load_config(
+    path: Optional[str],
+    environ: Optional[Mapping[str, str]],
+    required: bool,
+    notices: Optional[list[Notice]],
+) -> Config:
     environ = os.environ if environ is None else environ
+    notices = [] if notices is None else notices
     file_name = path or DEFAULT_CONFIG_PATH
     origins = _Origins(file_name)
     raw: Any = {}
-    if os.path.exists(file_name) or required:
+    if required or not _absent(file_name):
         raw = _read_yaml(file_name, origins)
+    else:
+        notices.append(Notice("info", f"no configuration file at {file_name}; using defaults"))
     if raw is None:  # an empty file
         raw = {}
     if not isinstance(raw, dict):
@@ -76,6 +110,7 @@ def load_config(
             [Problem("", f"{file_name}:1", "the top level must be a mapping of sections")]
         )
     problems: list[Problem] = []
+    notices.extend(_near_miss_overrides(environ))
     _apply_environment(raw, environ, origins, problems)
     config = _build(Config, raw, (), origins, problems)
     if not problems:
@@ -84,6 +119,18 @@ def load_config(
         raise ConfigError(problems)
     assert isinstance(config, Config)
     return config
+
+
+def _absent(file_name: str) -> bool:
+    """Nothing at all at the path. Anything else (a dangling symlink, a directory the agent may
+    not search) is read, so its error is reported instead of defaults taken silently."""
+    try:
+        os.lstat(file_name)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _read_yaml(file_name: str, origins: _Origins) -> Any:
@@ -215,13 +262,21 @@ def _apply_environment(
     for variable in sorted(name for name in environ if name.startswith(ENV_PREFIX)):
         parts = [part.lower() for part in variable[len(ENV_PREFIX) :].split("__")]
         path: Path_ = tuple(int(p) if p.isdigit() else p for p in parts)
-        where = f"environment variable {variable}"
+        where = f"{ENVIRONMENT}{variable}"
         if not parts or "" in parts:
             problems.append(Problem("", where, "empty key: use AIOPS__SECTION__KEY=value"))
             continue
+        expected = _expected_type(path)
+        spelling = (
+            _override_spellings().get(_loose_spelling(variable)) if expected is None else None
+        )
+        if spelling:  # AIOPS__HTTP_LISTEN: one underscore too few
+            message = f"does not name a configurable key; did you mean {spelling}?"
+            problems.append(Problem(_dotted(path), where, message))
+            continue
         text = environ[variable]
         value: Any = text
-        if _expected_type(path) not in _STRING_TYPES:
+        if expected not in _STRING_TYPES:
             try:
                 value = yaml.safe_load(text)
             except yaml.YAMLError:
@@ -246,6 +301,54 @@ def _apply_environment(
                 problems.append(Problem(_dotted(path), where, "does not name a configurable key"))
                 continue
             origins.by_path[path] = where
+
+
+def _near_miss_overrides(environ: Mapping[str, str]) -> list[Notice]:
+    """Variables that look like an override of a key that exists but are not read as one
+    (AIOPS_HTTP_LISTEN, aiops__http__listen): a warning, not an error, as other software may use
+    AIOPS_ names of its own."""
+    found = []
+    for variable in sorted(environ):
+        if variable.startswith(ENV_PREFIX) or not variable.upper().startswith("AIOPS_"):
+            continue
+        spelling = _override_spellings().get(_loose_spelling(variable))
+        if spelling:
+            found.append(
+                Notice(
+                    "warning",
+                    f"{ENVIRONMENT}{variable} is not read: overrides are spelled "
+                    f"AIOPS__SECTION__KEY; did you mean {spelling}?",
+                )
+            )
+    return found
+
+
+def _loose_spelling(variable: str) -> str:
+    """A variable's name with case and the number of underscores ignored."""
+    return re.sub("_+", "_", variable.upper())
+
+
+@functools.lru_cache(maxsize=1)
+def _override_spellings() -> dict[str, str]:
+    """Loose spelling -> override variable, for every section and key of the schema. Entries of
+    user-named mappings and lists (receivers.NAME, routes.N) are not listed: their names are
+    not known in advance. Built on first use: most environments have no near miss to look up."""
+    spellings = {}
+    for path in _schema_paths(Config, ()):
+        variable = ENV_PREFIX + "__".join(str(step).upper() for step in path)
+        spellings[_loose_spelling(variable)] = variable
+    return spellings
+
+
+def _schema_paths(section: Any, prefix: Path_) -> list[Path_]:
+    paths = []
+    for name, hint in typing.get_type_hints(section).items():
+        path = (*prefix, yaml_key(name))
+        paths.append(path)
+        nested = _unwrap_optional(hint)
+        if dataclasses.is_dataclass(nested):
+            paths.extend(_schema_paths(nested, path))
+    return paths
 
 
 def _expected_type(path: Path_) -> Any:
@@ -333,6 +436,9 @@ def _build_section(
             built = _build(hints[field.name], value[name], (*path, name), origins, problems)
             if len(problems) == before:  # a value that failed its type has no bounds to check
                 _check_bounds(field, built, (*path, name), origins, problems)
+            if len(problems) == before and _required_secret(field, hints[field.name], built):
+                where = origins.of((*path, name))
+                problems.append(Problem(_dotted((*path, name)), where, "required secret is empty"))
             arguments[field.name] = built
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             problems.append(
@@ -347,10 +453,21 @@ def _build_section(
         return None
 
 
+def _required_secret(field: dataclasses.Field[Any], hint: Any, value: Any) -> bool:
+    """An empty secret where the key has no default to fall back on (a webhook's url). A secret
+    with a default may be written empty to mean "off" (hmac_secret: "")."""
+    required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    return required and _unwrap_optional(hint) is Secret and not value
+
+
 def _cross_section_problems(config: Config, origins: _Origins) -> list[Problem]:
     """Checks no single section can make (a route naming an unknown receiver), run once every
     section is valid; each check yields (key path, message)."""
-    found = check_routing(config.receivers, config.routes)
+    found = list(check_routing(config.receivers, config.routes))
+    if _LOAD_OPTIONS.resolve_secrets:
+        # Checked away from where it runs (--no-resolve-secrets, e.g. on an Ansible controller),
+        # the packages of this Python say nothing about the agent's.
+        found.extend(check_receiver_modules(config.receivers))
     return [Problem(_dotted(path), origins.of(path), message) for path, message in found]
 
 
@@ -388,7 +505,7 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
         return Secret("") if secret else ""
     if secret:
         try:
-            return resolve_secret(value)
+            return resolve_secret(value, resolve=_LOAD_OPTIONS.resolve_secrets)
         except ValueError as error:
             fail(str(error))
             return Secret("")

@@ -29,6 +29,17 @@ PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
 _TIMEOUT_DOC = "Seconds to wait for the receiver to connect and to answer."
 
+# What each receiver type imports beyond the standard library: requests and the packages it
+# cannot work without. They are imported only on a receiver's first delivery (to spare idle
+# memory), so without this check a missing one would pass check-config and fail every delivery.
+_HTTP_MODULES = ("requests", "urllib3", "idna", "certifi")
+RECEIVER_MODULES: dict[str, tuple[str, ...]] = {
+    "webhook": _HTTP_MODULES,
+    "slack": _HTTP_MODULES,
+    "pagerduty": _HTTP_MODULES,
+    "alertmanager": _HTTP_MODULES,
+}
+
 
 def _timeout() -> Any:
     return key(Duration(10.0), _TIMEOUT_DOC, minimum=0.1, maximum=300)
@@ -38,8 +49,19 @@ def _check_http_url(url: Secret, name: str = "url") -> None:
     """Errors never quote the URL: it may embed a token."""
     if not url:
         raise ValueError(f"{name} must not be empty")
+    if url.reference:  # left unresolved (check-config --no-resolve-secrets): nothing to check
+        return
     if not url.reveal().startswith(("http://", "https://")):
         raise ValueError(f"{name} must start with http:// or https:// (value not shown)")
+    import urllib.parse  # noqa: PLC0415 (only with an HTTP receiver, whose sender imports it too)
+
+    parts = urllib.parse.urlsplit(url.reveal())
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port (value not shown)") from None
+    if not parts.hostname:
+        raise ValueError(f"{name} has no host (value not shown)")
 
 
 @dataclass(frozen=True)
@@ -310,3 +332,29 @@ def check_routing(
                 ("routes", index, "receiver"),
                 f"unknown receiver {route.receiver!r} (defined: {', '.join(sorted(known))})",
             )
+
+
+def check_receiver_modules(
+    receivers: Mapping[str, Receiver],
+) -> Iterable[tuple[tuple[Union[str, int], ...], str]]:
+    """Receivers whose Python package cannot be imported, found without importing it (find_spec
+    costs no memory). Yields (key path, message) for the loader to place in the file."""
+    for name, receiver in receivers.items():
+        modules = RECEIVER_MODULES.get(receiver.type, ())
+        reason = next(filter(None, map(missing_module, modules)), None)
+        if reason is not None:
+            yield (
+                ("receivers", name),
+                f"{receiver.type} needs the Python package {modules[0]!r} ({reason})",
+            )
+
+
+def missing_module(name: str) -> Optional[str]:
+    """Why `name` cannot be imported, or None when it can be found."""
+    import importlib.util  # noqa: PLC0415 - only configs with such receivers need it
+
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None if found is not None else f"No module named {name!r}"

@@ -20,8 +20,9 @@ class AgentSection:
     )
     state_dir: str = key(
         "",
-        "Where the agent keeps its state (alert outbox, baselines). Empty: /var/lib/aiops-agent "
-        "as root, else $XDG_STATE_HOME/aiops-agent (~/.local/state/aiops-agent).",
+        "Where the agent keeps its state (alerts, silences, alert outbox, baselines). Empty: "
+        "/var/lib/aiops-agent as root, else $XDG_STATE_HOME/aiops-agent "
+        "(~/.local/state/aiops-agent).",
     )
     host_root: str = key(
         "/",
@@ -170,13 +171,33 @@ class CollectorsSection:
         doc="CPU time by mode and utilisation; context switches, interrupts, forks, runnable and "
         "blocked processes (/proc/stat).",
     )
-    loadavg: Toggle = key(factory=Toggle, doc="Load averages.")
+    loadavg: Toggle = key(factory=Toggle, doc="Load averages (/proc/loadavg).")
+    pressure: Toggle = key(
+        factory=Toggle,
+        doc="Pressure stall information: time tasks waited for CPU, I/O and memory "
+        "(/proc/pressure; kernels without PSI publish nothing).",
+    )
     meminfo: Toggle = key(factory=Toggle, doc="Memory and swap (/proc/meminfo, /proc/vmstat).")
     filesystem: FilesystemCollector = key(
         factory=FilesystemCollector, doc="Space and inodes per mount point."
     )
     diskstats: DiskstatsCollector = key(factory=DiskstatsCollector, doc="Disk I/O per device.")
-    netdev: NetdevCollector = key(factory=NetdevCollector, doc="Network I/O, errors, drops.")
+    netdev: NetdevCollector = key(
+        factory=NetdevCollector,
+        doc="Network I/O, errors, drops per interface (/proc/net/dev). Its device filters apply "
+        "to netclass and netstack too.",
+    )
+    netclass: Toggle = key(
+        factory=Toggle,
+        doc="Interface properties: link state, MTU, speed, carrier changes, addresses "
+        "(/sys/class/net). Interfaces follow collectors.netdev's device_exclude and "
+        "exclude_virtual.",
+    )
+    netstack: Toggle = key(
+        factory=Toggle,
+        doc="ARP entries, sockets in use, per-CPU packet processing (softnet) and the "
+        "connection-tracking table. ARP entries follow collectors.netdev's device_exclude.",
+    )
     processes: Toggle = key(factory=Toggle, doc="Process and thread counts by state.")
     filefd: Toggle = key(factory=Toggle, doc="Allocated and maximum file descriptors.")
     time: Toggle = key(factory=Toggle, doc="Wall-clock time, boot time and uptime.")

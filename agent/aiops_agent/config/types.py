@@ -54,22 +54,29 @@ class Secret:
     """A credential. Its value is only reachable through reveal(), so it never lands in a log line,
     an error message or a repr by accident."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "reference")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, reference: str = "") -> None:
         self._value = value
+        # "${NAME}" or "file:PATH" when the reference was checked for form but not resolved
+        # (check-config --no-resolve-secrets, for a config that runs elsewhere): value unknown.
+        self.reference = reference
 
     def reveal(self) -> str:
         return self._value
 
     def __bool__(self) -> bool:
-        return bool(self._value)
+        return bool(self._value or self.reference)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return (
+            isinstance(other, Secret)
+            and other._value == self._value
+            and other.reference == self.reference
+        )
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash((self._value, self.reference))
 
     def __repr__(self) -> str:
         return "Secret('********')" if self._value else "Secret('')"
@@ -80,22 +87,33 @@ class Secret:
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-def resolve_secret(text: str) -> Secret:
+def resolve_secret(text: str, *, resolve: bool = True) -> Secret:
     """A secret is given literally, as "${ENV_VAR}", or as "file:/path/to/file" (whose content,
-    without the trailing newline, is the secret). Errors name the variable or file, never the
-    value."""
+    without the trailing newline, is the secret). A reference that resolves to nothing is an
+    error, whatever the key: whoever wrote it meant to give a value. Errors name the variable or
+    file, never the value. resolve=False checks a reference's form only and returns it
+    unresolved."""
     reference = _ENV_REFERENCE.match(text)
+    if not resolve and (reference or text.startswith("file:")):
+        if text == "file:":
+            raise ValueError("file: must be followed by the path of the secret file")
+        return Secret("", reference=text)
     if reference:
         name = reference.group(1)
         if name not in os.environ:
             raise ValueError(f"environment variable {name} is not set")
+        if not os.environ[name]:  # a reference was meant to give a value: empty is a mistake
+            raise ValueError(f"environment variable {name} is empty")
         return Secret(os.environ[name])
     if text.startswith("file:"):
         path = text[len("file:") :]
         try:
             with open(path, encoding="utf-8") as handle:
-                return Secret(handle.read().rstrip("\r\n"))
+                content = handle.read().rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or type(error).__name__
             raise ValueError(f"cannot read secret file {path}: {reason}") from None
+        if not content:
+            raise ValueError(f"secret file {path} is empty")
+        return Secret(content)
     return Secret(text)

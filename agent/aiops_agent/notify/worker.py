@@ -15,7 +15,7 @@ from typing import Optional
 from aiops_agent.alerting.events import AlertEvent
 from aiops_agent.config.notify_schema import OutboxSection
 from aiops_agent.logs import RateLimitedLog
-from aiops_agent.notify.outcome import DEAD, OK, Outcome, retry
+from aiops_agent.notify.outcome import DEAD, OK, Outcome, describe_error, retry
 from aiops_agent.notify.queue import DurableQueue, Item
 from aiops_agent.notify.senders import Sender
 from aiops_agent.notify.stats import ReceiverStats
@@ -275,4 +275,4 @@ def _send(sender: Sender, events: list[AlertEvent]) -> Outcome:
     try:
         return sender.send(events)
     except Exception as error:  # a sender bug must not stop delivery of everything else
-        return retry(f"sender error ({type(error).__name__})")
+        return retry(f"sender error ({describe_error(error, sender.secrets)})")

@@ -2,12 +2,22 @@
 repo's Dockerfile, checked from inside the agent's container with testinfra (podman backend).
 
 podman 4.3 runs Pods and Deployments but not DaemonSets, so the DaemonSet's pod template becomes
-a Pod: kind and metadata change, the pod spec is passed through untouched. The ConfigMap is given
-with --configmap. There is no Secret in these renders (podman 4.3 cannot use a Kubernetes Secret
-document)."""
+a Pod: kind and metadata change, and three things podman 4.3 cannot do are stood in for, the rest
+of the pod spec passing through untouched:
+- the downward API's `fieldPath: spec.nodeName` ("fieldPath spec.nodeName is either not valid or
+  not supported"): the env variable gets the value a kubelet would give, NODE_NAME below, and
+  test_static.py checks the rendered fieldRef;
+- a Kubernetes Secret document cannot be mounted: the rendered Secret's keys are given as a
+  ConfigMap of the same name, mounted where the Secret would be (--configmap);
+- a test receiver runs as a second container in the pod (the same network namespace, so the
+  agent's webhook to 127.0.0.1 stays inside the pod) and prints each request it gets.
+The ConfigMaps are given with --configmap."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -25,6 +35,30 @@ from conftest import EPHEMERAL, RENDERED
 
 UID = 65532
 READY_TIMEOUT = 90
+ALERT_TIMEOUT = 120
+# What a kubelet would put in spec.nodeName, and so the host label of the agent's alerts.
+NODE_NAME = "molecule-node-1"
+RECEIVER_PORT = 29880  # molecule/kubernetes/converge.yml: the webhook's URL
+# The test receiver: one JSON line per request on stdout (headers, and the body in base64 so the
+# signature is checked over the exact bytes), answered with 200.
+RECEIVER_SCRIPT = f"""import base64, json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        record = {{"path": self.path, "headers": dict(self.headers.items()),
+                   "body": base64.b64encode(body).decode()}}
+        sys.stdout.write(json.dumps(record) + "\\n")
+        sys.stdout.flush()
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", {RECEIVER_PORT}), Receiver).serve_forever()
+"""
 
 
 class Workload(NamedTuple):
@@ -32,6 +66,7 @@ class Workload(NamedTuple):
     container: str
     port: int
     host: Any  # testinfra.host.Host
+    receiver: str  # the test receiver's container beside the agent, or ""
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -43,11 +78,42 @@ def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
+class _KubeDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks: podman's YAML parser rejects PyYAML's folded
+    double-quoted form of the receiver's script."""
+
+
+_KubeDumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
 def kube_yaml(mode: str) -> Path:
     """The file given to `podman kube play` for this mode."""
     (workload,) = yaml.safe_load_all((RENDERED / mode / f"{mode}.yaml").read_text())
     if mode == "daemonset":
         template = workload["spec"]["template"]
+        spec = template["spec"]
+        agent = spec["containers"][0]
+        for variable in agent.get("env", []):
+            field = variable.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+            if field == "spec.nodeName":
+                variable.pop("valueFrom")
+                variable["value"] = NODE_NAME
+        for volume in spec["volumes"]:
+            if "secret" in volume:
+                secret = volume.pop("secret")
+                volume["configMap"] = {"name": secret["secretName"]}
+        receiver = {
+            "name": "receiver",
+            "image": agent["image"],
+            "command": ["python3", "-c", RECEIVER_SCRIPT],
+            "securityContext": agent["securityContext"],
+            "resources": agent["resources"],
+        }
         workload = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -57,12 +123,30 @@ def kube_yaml(mode: str) -> Path:
                 "labels": template["metadata"]["labels"],
                 "annotations": template["metadata"].get("annotations", {}),
             },
-            "spec": template["spec"],
+            "spec": {**spec, "containers": [agent, receiver]},
         }
     out = EPHEMERAL / "podman" / f"{mode}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(workload, sort_keys=False))
+    out.write_text(yaml.dump(workload, Dumper=_KubeDumper, sort_keys=False))
     return out
+
+
+def configmaps(mode: str) -> list[Path]:
+    """The rendered ConfigMap, and the rendered Secret's keys as a ConfigMap of its name."""
+    paths = [RENDERED / mode / "configmap.yaml"]
+    secret_path = RENDERED / mode / "secret.yaml"
+    if secret_path.exists():
+        (secret,) = yaml.safe_load_all(secret_path.read_text())
+        standin = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": secret["metadata"],
+            "data": secret["stringData"],
+        }
+        path = EPHEMERAL / "podman" / f"{mode}-secret-as-configmap.yaml"
+        path.write_text(yaml.safe_dump(standin, sort_keys=False))
+        paths.append(path)
+    return paths
 
 
 def http_get(host: Any, port: int, path: str) -> tuple[int, str]:
@@ -87,12 +171,14 @@ def workload(request: pytest.FixtureRequest) -> Iterator[Workload]:
     mode = request.param
     path = kube_yaml(mode)
     podman("kube", "down", str(path), check=False)
-    played = podman(
-        "kube", "play", "--configmap", str(RENDERED / mode / "configmap.yaml"), str(path)
-    )
-    containers = played.stdout.split("Container:")[-1].split()
-    assert len(containers) == 1, played.stdout
-    container = containers[0]
+    played = podman("kube", "play", *(f"--configmap={p}" for p in configmaps(mode)), str(path))
+    names = {
+        podman("inspect", "--format", "{{.Name}}", c).stdout.strip(): c
+        # "Pod:\n<id>\nContainer:\n<id>", or "Containers:" and one id a line.
+        for c in re.split(r"Containers?:", played.stdout)[-1].split()
+    }
+    (container,) = [c for name, c in names.items() if name.endswith("-aiops-agent")]
+    receiver = next((c for name, c in names.items() if name.endswith("-receiver")), "")
     spec = yaml.safe_load(path.read_text())
     pod = spec["spec"] if mode == "daemonset" else spec["spec"]["template"]["spec"]
     port = pod["containers"][0]["ports"][0]["containerPort"]
@@ -111,9 +197,15 @@ def workload(request: pytest.FixtureRequest) -> Iterator[Workload]:
                 -3000:
             ]
             time.sleep(1)
-        yield Workload(mode, container, port, host)
+        yield Workload(mode, container, port, host, receiver)
     finally:
         podman("kube", "down", str(path), check=False)
+
+
+def received(workload: Workload) -> list[dict[str, Any]]:
+    """The requests the receiver beside the agent has printed so far."""
+    lines = podman("logs", workload.receiver).stdout.splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def status_fields(workload: Workload) -> dict[str, str]:
@@ -226,3 +318,30 @@ def test_deployment_sees_no_host(workload: Workload) -> None:
     (info,) = json.loads(podman("inspect", workload.container).stdout)
     sources = {m.get("Source") for m in info["Mounts"]}
     assert not sources & {"/", "/proc", "/sys"}, sources
+
+
+def test_daemonset_delivers_a_signed_alert_naming_the_node(workload: Workload) -> None:
+    """The image built from the Dockerfile, configured by the role: the rule fires, the webhook
+    goes to the receiver with an HMAC signature made with the key from the rendered Secret, and
+    the host label is the node's name from AIOPS__AGENT__HOSTNAME (not the pod's name)."""
+    if workload.mode != "daemonset":
+        pytest.skip("the daemonset is rendered with a receiver")
+    (secret,) = yaml.safe_load_all((RENDERED / "daemonset" / "secret.yaml").read_text())
+    key = secret["stringData"]["webhook_hmac"].encode()
+    deadline = time.monotonic() + ALERT_TIMEOUT
+    while not (arrived := received(workload)):
+        logs = podman("logs", workload.container, check=False).stderr[-3000:]
+        assert time.monotonic() < deadline, f"no webhook within {ALERT_TIMEOUT} s:\n{logs}"
+        time.sleep(1)
+    request = arrived[0]
+    assert request["path"] == "/alerts"
+    headers = {name.lower(): value for name, value in request["headers"].items()}
+    body = base64.b64decode(request["body"])
+    timestamp = headers["x-aiops-timestamp"]
+    expected = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["x-aiops-signature"], f"sha256={expected}")
+    document = json.loads(body)
+    assert document["status"] == "firing"
+    assert document["alert"]["labels"]["alertname"] == "MoleculeAlwaysFiring"
+    assert document["alert"]["labels"]["host"] == NODE_NAME
+    assert document["agent"]["host"] == NODE_NAME

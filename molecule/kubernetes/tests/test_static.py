@@ -168,3 +168,37 @@ def test_deployment_meets_pod_security_restricted(variant: str) -> None:
 
 def test_daemonset_fails_restricted_only_for_documented_reasons() -> None:
     assert_daemonset_departures_documented(RENDERED / "daemonset")
+
+
+def test_daemonset_names_alerts_after_the_node() -> None:
+    """podman 4.3 cannot resolve spec.nodeName (test_running.py stands in for it): the rendered
+    downward API reference is checked here."""
+    ((_, workload),) = [(s, d) for s, d in documents("daemonset") if d["kind"] == "DaemonSet"]
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    assert {
+        "name": "AIOPS__AGENT__HOSTNAME",
+        "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
+    } in container["env"]
+
+
+def egress(variant: str) -> set[tuple[str, int, str]]:
+    """(cidr or "any", port, protocol) of each egress rule but DNS's."""
+    ((_, policy),) = [(s, d) for s, d in documents(variant) if d["kind"] == "NetworkPolicy"]
+    rules = set()
+    for rule in policy["spec"]["egress"]:
+        if any("namespaceSelector" in peer for peer in rule.get("to", [])):
+            continue
+        cidrs = [peer["ipBlock"]["cidr"] for peer in rule.get("to", [])] or ["any"]
+        rules |= {(cidr, p["port"], p["protocol"]) for cidr in cidrs for p in rule["ports"]}
+    return rules
+
+
+def test_egress_is_derived_from_the_receivers() -> None:
+    assert egress("daemonset") == {("127.0.0.1/32", 29880, "TCP")}
+    assert egress("deployment") == set()
+    assert egress("deployment-options") == {
+        ("192.0.2.20/32", 9093, "TCP"),  # alertmanager: an IP literal
+        ("any", 443, "TCP"),  # hook: hooks.example.com
+        ("192.0.2.0/24", 443, "TCP"),  # aiops_k8s_egress_receivers
+        ("any", 4317, "TCP"),
+    }

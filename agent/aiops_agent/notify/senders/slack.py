@@ -26,11 +26,12 @@ def payload(event: AlertEvent, settings: SlackReceiver, context: Context) -> dic
     times = f"Started {format_time(event.starts_at)}"
     if event.ends_at is not None:
         times += f", ended {format_time(event.ends_at)}"
+    value = f"value when resolved {event.value:g}" if resolved else f"value {event.value:g}"
     attachment = {
         "color": RESOLVED_COLOUR if resolved else COLOURS.get(severity(event), DEFAULT_COLOUR),
         "fallback": text,
         "title": f"{'Resolved' if resolved else 'Firing'}: {alert_name(event)}",
-        "text": f"{body}\n{times}; value {event.value:g}".lstrip(),
+        "text": f"{body}\n{times}; {value}".lstrip(),
         "fields": [{"title": k, "value": v, "short": True} for k, v in shown.items()],
         "footer": f"aiops-agent on {context.hostname}",
         "ts": int(event.ends_at if resolved and event.ends_at else event.starts_at),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.alerting.events import RESOLVED_PREFIX, AlertEvent
 from aiops_agent.alerting.timefmt import format_time
 
 __all__ = ["alert_name", "body_lines", "format_time", "json_value", "severity", "title"]
@@ -20,10 +20,13 @@ def severity(event: AlertEvent) -> str:
 
 
 def title(event: AlertEvent, hostname: str) -> str:
-    """'[FIRING] HighLoad on web-1: load is high' - one line, fit for a subject or a push."""
+    """'[FIRING] HighLoad on web-1: load is high' - one line, fit for a subject or a push. A
+    resolved summary's "Resolved: " is dropped here: the [RESOLVED] tag says it already."""
     host = event.labels.get("host") or hostname
     text = f"[{event.status.upper()}] {alert_name(event)} on {host}"
-    summary = event.annotations.get("summary")
+    summary = event.annotations.get("summary", "")
+    if event.status == "resolved" and summary.startswith(RESOLVED_PREFIX):
+        summary = summary[len(RESOLVED_PREFIX) :]
     return f"{text}: {summary}" if summary else text
 
 
@@ -36,7 +39,8 @@ def body_lines(event: AlertEvent) -> list[str]:
     lines = []
     if event.annotations.get("description"):
         lines += [event.annotations["description"], ""]
-    lines.append(f"Value: {event.value:g}")
+    when = " when resolved" if event.status == "resolved" else ""
+    lines.append(f"Value{when}: {event.value:g}")
     lines.append(f"Started: {format_time(event.starts_at)}")
     if event.ends_at is not None:
         lines.append(f"Ended: {format_time(event.ends_at)}")
