@@ -36,7 +36,9 @@ def test_unit_tests_pass_on_python39() -> None:
     if not (venv / "bin" / "python").exists():
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[test,web,notify]"], check=True, timeout=600, capture_output=True)
+    subprocess.run(
+        [*pip, "-e", f"{ROOT}[test,web,notify]"], check=True, timeout=600, capture_output=True
+    )
     result = subprocess.run(
         [
             str(venv / "bin" / "python"),
