@@ -15,7 +15,11 @@ ROLE_NAMES = sorted(
     if (p.parent.parent / "defaults" / "main.yml").is_file()
 )
 # Roles held to the stricter checks too (every option has its default, a known type, the prefix).
-STRICT_ROLES = [r for r in ROLE_NAMES if r in ("aiops_agent", "aiops_agent_config")]
+STRICT_ROLES = [
+    r
+    for r in ROLE_NAMES
+    if r in ("aiops_agent", "aiops_agent_config", "aiops_remediation", "aiops_rulebook")
+]
 TYPES = {
     "str": (str,),
     "path": (str,),
@@ -69,6 +73,7 @@ def test_spec_defaults_types_and_docs(role):
 @pytest.mark.parametrize("role", STRICT_ROLES)
 def test_variables_carry_the_role_prefix(role):
     # aiops_agent_config's variables are the agent's, shared by every role that deploys it.
+    prefix = "aiops_agent_" if role == "aiops_agent_config" else f"{role}_"
     defaults, _ = _load(role)
     for name in defaults:
-        assert name.startswith("aiops_agent_"), name
+        assert name.startswith(prefix), name
