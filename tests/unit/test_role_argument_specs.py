@@ -15,9 +15,6 @@ ROLE_NAMES = sorted(
     for p in ROLES.glob("*/meta/argument_specs.yml")
     if (p.parent.parent / "defaults" / "main.yml").is_file()
 )
-# Each role's variables start with its prefix; aiops_agent_config's are the agent's, shared by
-# every role that deploys it.
-PREFIXES = {"aiops_k8s": "aiops_k8s_"}
 TYPES = {
     "str": (str,),
     "path": (str,),
@@ -96,6 +93,8 @@ def _check_type(where, type_name, value):
 
 @pytest.mark.parametrize("role", ROLE_NAMES)
 def test_variables_carry_the_role_prefix(role):
+    # aiops_agent_config's variables are the agent's, shared by every role that deploys it.
+    prefix = "aiops_agent_" if role == "aiops_agent_config" else f"{role}_"
     defaults, _ = _load(role)
     for name in defaults:
-        assert name.startswith(PREFIXES.get(role, "aiops_agent_")), name
+        assert name.startswith(prefix), name

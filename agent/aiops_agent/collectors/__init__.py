@@ -42,6 +42,7 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
         netstat,
         pressure,
         processes,
+        procgroups,
         textfile,
         timeinfo,
         udp_queues,
@@ -67,6 +68,9 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     register("timex", _timex)
     register("entropy", lambda: entropy.EntropyCollector(host))
     register("udp_queues", lambda: udp_queues.UdpQueuesCollector(host))
+    if section.process_groups.groups:
+        groups = section.process_groups.groups
+        register("process_groups", lambda: procgroups.ProcessGroupsCollector(groups, host))
     collectors = [factory() for factory in factories]
     if section.textfile.enabled:
         # Last, and told what the others publish: a file must not shadow the agent's series.
