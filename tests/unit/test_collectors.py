@@ -14,7 +14,12 @@ from aiops_agent.base.model import MetricFamily
 from aiops_agent.base.naming import own_host_name
 from aiops_agent.collectors import CollectorStats, build_collectors, collect_once
 from aiops_agent.collectors.host import HostPaths
-from aiops_agent.config.schema import CollectorsSection, FilesystemCollector
+from aiops_agent.config.schema import (
+    CollectorsSection,
+    FilesystemCollector,
+    ProcessGroup,
+    ProcessGroupsCollector,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -260,7 +265,9 @@ def _families_with_samples(root: Path, section: CollectorsSection) -> set[str]:
 
 def test_every_collector_has_its_own_switch_under_its_own_name(host_tree: Path) -> None:
     _with_every_input(host_tree)
-    defaults = CollectorsSection()
+    # process_groups runs only once a group is named: name one, so every collector runs.
+    groups = ProcessGroupsCollector(groups={"any": ProcessGroup(comm=".*")})
+    defaults = CollectorsSection(process_groups=groups)
     switches = sorted(field.name for field in dataclasses.fields(CollectorsSection))
     collectors = build_collectors(defaults, HostPaths.under(str(host_tree)))
     assert sorted(c.name for c in collectors) == switches

@@ -97,6 +97,77 @@ def test_a_typo_in_a_rule_fails_with_the_agents_message_and_writes_nothing(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # Types Ansible cannot convert are argument_specs' to report.
+        (
+            "aiops_agent_http_max_connections",
+            [1],
+            "argument 'aiops_agent_http_max_connections' is of type list and we were unable to "
+            "convert to int",
+        ),
+        (
+            "aiops_agent_collectors",
+            {"hwmon": {"enabled": "perhaps"}},
+            "argument 'enabled' is of type str found in 'aiops_agent_collectors -> hwmon'",
+        ),
+        # A str option takes anything (Ansible makes text of a list), so the agent's check-config
+        # rejects it, and the role names the variable behind the key.
+        (
+            "aiops_agent_interval",
+            [1],
+            "agent.interval (aiops_agent_interval): expected a duration such as 30s or 5m, got [1]",
+        ),
+    ],
+)
+def test_a_wrong_type_fails_naming_the_variable(
+    tmp_path: Path, variable: str, value: Any, message: str
+) -> None:
+    out = tmp_path / "out"
+    variables = {
+        "aiops_k8s_image_repository": IMAGE,
+        "aiops_k8s_render_dir": str(out),
+        variable: value,
+    }
+    code, output = run_role(tmp_path / "play", variables)
+    assert code != 0, output
+    assert message in output, output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "aiops_agent_interval",
+            "5 minutes",
+            "agent.interval (aiops_agent_interval): '5 minutes' is not a duration "
+            "(examples: 30, 30s, 5m, 1h30m)",
+        ),
+        (  # a key inside a variable's section names that variable
+            "aiops_agent_collectors",
+            {"filesystem": {"stat_timeout": "soon"}},
+            "collectors.filesystem.stat_timeout (aiops_agent_collectors): 'soon' is not a duration",
+        ),
+    ],
+)
+def test_a_bad_value_fails_with_the_agents_message_naming_the_variable(
+    tmp_path: Path, variable: str, value: Any, message: str
+) -> None:
+    out = tmp_path / "out"
+    variables = {
+        "aiops_k8s_image_repository": IMAGE,
+        "aiops_k8s_render_dir": str(out),
+        variable: value,
+    }
+    code, output = run_role(tmp_path / "play", variables)
+    assert code != 0, output
+    assert "config.yaml (rendered for the ConfigMap):" in output, output
+    assert message in output, output
+    assert not out.exists()
+
+
 def test_receivers_become_networkpolicy_egress(tmp_path: Path) -> None:
     out = tmp_path / "out"
     secrets_dir = "/etc/aiops-agent/secrets"

@@ -130,6 +130,61 @@ def test_outbox_bounds(tmp_path: Path) -> None:
     assert any("backoff_base must not exceed backoff_max" in p for p in found)
 
 
+def test_webhook_signature_defaults_and_eda_style(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        "receivers:\n"
+        "  plain: {webhook: {url: 'http://x'}}\n"
+        "  eda:\n"
+        "    webhook:\n"
+        "      url: http://x\n"
+        "      signature: {header: X-Hub-Signature-256, include_timestamp: false}\n",
+    )
+    plain, eda = config.receivers["plain"].webhook, config.receivers["eda"].webhook
+    assert plain is not None and eda is not None
+    assert plain.signature.header == "X-Aiops-Signature" and plain.signature.include_timestamp
+    assert (plain.signature.algorithm, plain.signature.encoding) == ("sha256", "hex")
+    assert plain.signature.prefix == "sha256="
+    assert eda.signature.header == "X-Hub-Signature-256"
+    assert eda.signature.include_timestamp is False
+
+
+def test_webhook_signature_choices_are_checked_with_the_line(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "receivers:\n"
+        "  eda:\n"
+        "    webhook:\n"
+        "      url: http://x\n"
+        "      signature:\n"
+        "        algorithm: md5\n"
+        "        encoding: hexa\n",
+    )
+    assert any(
+        "config.yaml:6: receivers.eda.webhook.signature.algorithm: must be one of "
+        "sha256, sha384, sha512" in p
+        for p in found
+    ), found
+    assert any(
+        "config.yaml:7: receivers.eda.webhook.signature.encoding: must be one of hex, base64; "
+        "did you mean 'hex'?" in p
+        for p in found
+    ), found
+
+
+def test_webhook_signature_prefix_and_header_are_checked(tmp_path: Path) -> None:
+    (found,) = problems(
+        tmp_path,
+        "receivers:\n  h: {webhook: {url: 'http://x', signature: {algorithm: sha512}}}\n",
+    )
+    assert "receivers.h.webhook.signature: prefix 'sha256=' names another digest" in found
+    (found,) = problems(
+        tmp_path,
+        "receivers:\n  h: {webhook: {url: 'http://x', signature: {header: 'X Sig:'}}}\n",
+    )
+    assert "receivers.h.webhook.signature: header 'X Sig:' is not a valid HTTP header" in found
+
+
 @pytest.mark.parametrize("missing", ["requests", "urllib3"])
 def test_http_receiver_without_its_package_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str

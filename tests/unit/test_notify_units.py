@@ -3,6 +3,7 @@ receiver type, without a network."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -23,6 +24,7 @@ from aiops_agent.config.notify_schema import (
     Route,
     SlackReceiver,
     WebhookReceiver,
+    WebhookSignature,
 )
 from aiops_agent.config.types import Duration, Secret
 from aiops_agent.notify.dispatcher import build_sender
@@ -133,7 +135,25 @@ def test_webhook_payload_and_signature() -> None:
     }
     body = b'{"a":1}'
     expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert webhook.signature(b"k", "1700000000", body) == f"sha256={expected}"
+    assert webhook.sign(WebhookSignature(), b"k", "1700000000", body) == f"sha256={expected}"
+
+
+def test_webhook_signature_formats() -> None:
+    body = '{"host":"wéb-1"}'.encode()
+    # Event-Driven Ansible's webhook source: HMAC of the body alone, "sha256=" + hex.
+    eda = WebhookSignature(header="X-Hub-Signature-256", include_timestamp=False)
+    expected = "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+    assert webhook.sign(eda, b"k", "1700000000", body) == expected
+    headers = webhook.signature_headers(eda, b"k", body)
+    assert headers == {"X-Hub-Signature-256": expected}  # no unsigned timestamp sent
+    base64_sha512 = WebhookSignature(algorithm="sha512", encoding="base64", prefix="")
+    digest = hmac.new(b"k", b"1700000000." + body, hashlib.sha512).digest()
+    assert (
+        webhook.sign(base64_sha512, b"k", "1700000000", body) == base64.b64encode(digest).decode()
+    )
+    default = webhook.signature_headers(WebhookSignature(), b"k", body)
+    timestamp = default["X-Aiops-Timestamp"]
+    assert default["X-Aiops-Signature"] == webhook.sign(WebhookSignature(), b"k", timestamp, body)
 
 
 def test_webhook_schema_file_describes_the_payload() -> None:

@@ -44,6 +44,7 @@ COLLECTORS = LazyRegistry(
         "timex": "aiops_agent.collectors.timex:TimexCollector",  # ctypes only when enabled
         "entropy": "aiops_agent.collectors.entropy:EntropyCollector",
         "udp_queues": "aiops_agent.collectors.udp_queues:UdpQueuesCollector",
+        "process_groups": "aiops_agent.collectors.procgroups:ProcessGroupsCollector",
         "textfile": "aiops_agent.collectors.textfile:TextfileCollector",
     }
 )
@@ -56,6 +57,7 @@ _SETTINGS = {
     "netclass": "netdev",
     "netstack": "netdev",
     "netstat": "netstat",
+    "process_groups": "process_groups",
 }
 _NO_HOST = {"timex"}  # asks the kernel (adjtimex), reads no file of the host
 
@@ -67,6 +69,8 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     for name in COLLECTORS.names():
         if name == "textfile" or not getattr(section, name).enabled:
             continue
+        if name == "process_groups" and not section.process_groups.groups:
+            continue  # nothing to count
         settings = [getattr(section, _SETTINGS[name])] if name in _SETTINGS else []
         paths = [] if name in _NO_HOST else [host]
         collectors.append(COLLECTORS.load(name)(*settings, *paths))

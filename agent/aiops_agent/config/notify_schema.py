@@ -73,13 +73,53 @@ class LogReceiver:
     )
 
 
+# Digests a webhook signature may use: those the receivers we target verify (Event-Driven
+# Ansible's webhook source takes any hashlib name; GitHub-style receivers take sha256).
+SIGNATURE_ALGORITHMS = ("sha256", "sha384", "sha512")
+# A header name is an RFC 9110 token.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+@dataclass(frozen=True)
+class WebhookSignature:
+    """How the HMAC of a webhook request is computed and sent. The defaults are the agent's own
+    format; {header: X-Hub-Signature-256, include_timestamp: false} is what Event-Driven Ansible's
+    webhook source (and GitHub-style receivers) verify: HMAC of the body alone."""
+
+    header: str = key("X-Aiops-Signature", "Request header that carries the signature.")
+    algorithm: str = key("sha256", "HMAC digest.", choices=SIGNATURE_ALGORITHMS)
+    encoding: str = key("hex", "Encoding of the digest.", choices=("hex", "base64"))
+    prefix: str = key(
+        "sha256=", "Text before the encoded digest in the header, e.g. sha256= or empty."
+    )
+    include_timestamp: bool = key(
+        True,
+        "Sign TIMESTAMP + '.' + body and send the timestamp in X-Aiops-Timestamp, so a receiver "
+        "can refuse replays. false: sign the body alone (Event-Driven Ansible, GitHub style).",
+    )
+
+    def __post_init__(self) -> None:
+        if not _HEADER_NAME.match(self.header):
+            raise ValueError(f"header {self.header!r} is not a valid HTTP header name")
+        named = re.fullmatch(r"(sha\d+)=", self.prefix)
+        if named and named.group(1) != self.algorithm:
+            # Receivers that strip an "ALGORITHM=" prefix would then compare the wrong digest.
+            raise ValueError(
+                f"prefix {self.prefix!r} names another digest than algorithm {self.algorithm!r}"
+            )
+
+
 @dataclass(frozen=True)
 class WebhookReceiver:
     url: Secret = key(doc="URL the JSON payload is POSTed to (a secret: ${ENV} or file:PATH).")
     hmac_secret: Secret = key(
         Secret(""),
-        "Shared secret: when set, X-Aiops-Signature carries sha256=HMAC-SHA256(secret, "
-        "timestamp + '.' + body) and X-Aiops-Timestamp the timestamp.",
+        "Shared secret: when set, each request is signed as signature says (by default "
+        "X-Aiops-Signature: sha256=HMAC-SHA256(secret, timestamp + '.' + body) and "
+        "X-Aiops-Timestamp: timestamp).",
+    )
+    signature: WebhookSignature = key(
+        factory=WebhookSignature, doc="Header, digest and input of the HMAC signature."
     )
     headers: dict[str, Secret] = key(
         factory=dict, doc="Extra request headers, e.g. Authorization (values are secrets)."

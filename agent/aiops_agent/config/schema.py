@@ -141,6 +141,34 @@ class NetdevCollector:
 
 
 @dataclass(frozen=True)
+class ProcessGroup:
+    comm: Regex = key(
+        Regex(""),
+        "Processes whose command name (/proc/PID/comm, at most 15 characters) matches this "
+        "regular expression, anchored at both ends; empty: any.",
+    )
+    cmdline: Regex = key(
+        Regex(""),
+        "Processes whose command line (arguments joined by spaces) matches this regular "
+        "expression, anchored at both ends; empty: any.",
+    )
+
+    def __post_init__(self) -> None:
+        if not self.comm and not self.cmdline:
+            raise ValueError("a process group needs comm or cmdline (or both)")
+
+
+@dataclass(frozen=True)
+class ProcessGroupsCollector:
+    enabled: bool = key(True, "Run this collector (it runs only when groups are named).")
+    groups: dict[str, ProcessGroup] = key(
+        factory=dict,
+        doc="Named groups of processes, e.g. {nginx: {comm: nginx}}; a process may be in several. "
+        "Each gets aiops_agent_process_group_processes and _resident_memory_bytes.",
+    )
+
+
+@dataclass(frozen=True)
 class NetstatCollector:
     enabled: bool = key(True, "Run this collector.")
     fields: Regex = key(
@@ -222,6 +250,10 @@ class CollectorsSection:
     textfile: TextfileCollector = key(
         factory=TextfileCollector,
         doc="Metrics from *.prom files written by other programs (cron jobs, scripts).",
+    )
+    process_groups: ProcessGroupsCollector = key(
+        factory=ProcessGroupsCollector,
+        doc="Process count and resident memory per named group of processes.",
     )
 
 

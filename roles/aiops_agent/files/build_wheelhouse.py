@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fill the controller's wheelhouse for an air-gapped install: the agent's wheel (built from the
 repo) and, per target Python and architecture, every dependency wheel it needs.
 

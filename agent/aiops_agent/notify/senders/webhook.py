@@ -1,21 +1,22 @@
 """The generic webhook: a versioned JSON document per notification (docs/webhook-schema.json),
-optionally signed with HMAC-SHA256 so the receiver can check who sent it and when."""
+optionally signed with an HMAC so the receiver can check who sent it (and, with the default
+signature, when). The signature's header, digest and input are configurable, so receivers such as
+Event-Driven Ansible's webhook source verify it without an adapter."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import hmac
 import time
 from typing import Any
 
 from aiops_agent.base.events import AlertEvent
-from aiops_agent.config.notify_schema import WebhookReceiver
+from aiops_agent.config.notify_schema import WebhookReceiver, WebhookSignature
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import format_time, json_value
 from aiops_agent.notify.senders.transport import Events, JsonPostSender
 
 SCHEMA_VERSION = "1"
-SIGNATURE_HEADER = "X-Aiops-Signature"
 TIMESTAMP_HEADER = "X-Aiops-Timestamp"
 
 
@@ -40,11 +41,25 @@ def payload(event: AlertEvent, context: Context) -> dict[str, Any]:
     }
 
 
-def signature(secret: bytes, timestamp: str, body: bytes) -> str:
-    """sha256=HEX of HMAC-SHA256 over "TIMESTAMP.BODY": the timestamp is signed too, so a
-    receiver that rejects old timestamps cannot be fed a replayed request."""
-    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def sign(settings: WebhookSignature, secret: bytes, timestamp: str, body: bytes) -> str:
+    """The signature header's value: prefix + the encoded HMAC of the body, preceded by
+    "TIMESTAMP." when include_timestamp is set (the default: a receiver that rejects old
+    timestamps then cannot be fed a replayed request, since the timestamp is signed too)."""
+    message = timestamp.encode() + b"." + body if settings.include_timestamp else body
+    mac = hmac.new(secret, message, settings.algorithm)
+    if settings.encoding == "base64":
+        encoded = base64.b64encode(mac.digest()).decode("ascii")
+    else:
+        encoded = mac.hexdigest()
+    return settings.prefix + encoded
+
+
+def signature_headers(settings: WebhookSignature, secret: bytes, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    headers = {settings.header: sign(settings, secret, timestamp, body)}
+    if settings.include_timestamp:
+        headers[TIMESTAMP_HEADER] = timestamp
+    return headers
 
 
 def build(settings: WebhookReceiver, context: Context) -> Sender:
@@ -53,11 +68,8 @@ def build(settings: WebhookReceiver, context: Context) -> Sender:
         chosen = {name: value.reveal() for name, value in settings.headers.items()}
         chosen["Idempotency-Key"] = event.idempotency_key()
         if settings.hmac_secret:
-            timestamp = str(int(time.time()))
-            chosen[TIMESTAMP_HEADER] = timestamp
-            chosen[SIGNATURE_HEADER] = signature(
-                settings.hmac_secret.reveal().encode(), timestamp, body
-            )
+            secret = settings.hmac_secret.reveal().encode()
+            chosen.update(signature_headers(settings.signature, secret, body))
         return chosen
 
     return JsonPostSender(

@@ -1,0 +1,3 @@
+"""What scripts/generate.py writes from the agent's config schema: the configuration reference and
+the docs' default tables (docs.py), and the files of roles/aiops_agent_config (role.py). Both read
+the schema through schema.py only."""
