@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 if TYPE_CHECKING:  # ssl (OpenSSL, ~5 MiB RSS) is imported only when TLS is configured
     import ssl
 
+    from aiops_agent.config.loader import SchemaFile
+    from aiops_agent.config.web import TlsServerConfig, WebConfigFile
+
 from aiops_agent.config.errors import ConfigError
-from aiops_agent.config.loader import SchemaFile
 from aiops_agent.config.schema import Config
-from aiops_agent.config.web import TlsServerConfig, WebConfigFile, check_users, read_web_config
 
 INSTALL_HINT = "pip install 'aiops-agent[web]'"
 
@@ -160,6 +161,9 @@ def load_security(config: Config, config_path: Optional[str]) -> WebSecurity:
 
 def load_web_config(path: str) -> WebSecurity:
     """Raises ConfigError with every problem of the file, each at its key and line."""
+    # The file's schema only for agents that have one.
+    from aiops_agent.config.web import check_users, read_web_config  # noqa: PLC0415
+
     document = read_web_config(path)
     web = document.value
     context = None
