@@ -6,15 +6,16 @@
 #   requirements-runtime.lock  the agent's runtime dependencies (pyproject [project.dependencies]),
 #                              for every Python from 3.9 and every platform: the hash of every
 #                              wheel and of the sdist of each pinned version
-#   requirements-build.lock    what building from source needs: setuptools (the agent's build
-#                              backend, pyproject [build-system]) and Cython (PyYAML's sdist, on a
-#                              host whose Python or machine has no PyYAML wheel)
+#   requirements-build.lock    requirements-build.in: what building from source needs, setuptools
+#                              (the agent's build backend) and Cython (PyYAML's sdist, on a host
+#                              whose Python or machine has no PyYAML wheel)
 #   requirements-dev.lock      the test venv (extras test, web, notify and requirements-dev.txt)
 #                              for Python 3.11 and later (Debian 12 and 13), runtime and build
 #                              dependencies at the versions of the two locks above
+#   requirements-release.lock  requirements-release.in: what the release workflow installs
 #
 # Used with pip's --require-hashes by the role's wheelhouse (roles/aiops_agent/files/
-# build_wheelhouse.py), the Dockerfile, scripts/setup.sh and the release workflow.
+# build_wheelhouse.py), the Dockerfile, scripts/setup.sh and .github/workflows/release.yml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv=${UV:-.venv/bin/uv}
@@ -24,15 +25,9 @@ uv=${UV:-.venv/bin/uv}
 # differs; the header records the command, so a reader knows how the file was made.
 compile=("$uv" pip compile --quiet --universal --generate-hashes --no-strip-markers
          --custom-compile-command scripts/lock.sh)
-build_requirements=$(python3 -c 'import tomllib
-print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
-
-"${compile[@]}" --python-version 3.9 --extra notify -o requirements-runtime.lock pyproject.toml
-printf '%s\nCython\n' "$build_requirements" >"${TMPDIR:-/tmp}/aiops-build-requirements.in"
-trap 'rm -f "${TMPDIR:-/tmp}/aiops-build-requirements.in"' EXIT
-"${compile[@]}" --python-version 3.9 -o requirements-build.lock \
-    "${TMPDIR:-/tmp}/aiops-build-requirements.in"
+"${compile[@]}" --python-version 3.9 -o requirements-runtime.lock --extra notify pyproject.toml
+"${compile[@]}" --python-version 3.9 -o requirements-build.lock requirements-build.in
 "${compile[@]}" --python-version 3.11 --extra test --extra web --extra notify \
     -c requirements-runtime.lock -c requirements-build.lock \
-    -o requirements-dev.lock pyproject.toml requirements-dev.txt \
-    "${TMPDIR:-/tmp}/aiops-build-requirements.in"
+    -o requirements-dev.lock pyproject.toml requirements-dev.txt requirements-build.in
+"${compile[@]}" --python-version 3.11 -o requirements-release.lock requirements-release.in

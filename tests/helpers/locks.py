@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
 BUILD_LOCK = ROOT / "requirements-build.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
+RELEASE_LOCK = ROOT / "requirements-release.lock"
 BUILD_WHEELHOUSE = ROOT / "roles" / "aiops_agent" / "files" / "build_wheelhouse.py"
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import tomllib
+import yaml
 from packaging.requirements import Requirement
 
-from tests.helpers.locks import BUILD_LOCK, DEV_LOCK, ROOT, RUNTIME_LOCK, wheelhouse
+from tests.helpers.locks import BUILD_LOCK, DEV_LOCK, RELEASE_LOCK, ROOT, RUNTIME_LOCK, wheelhouse
 
 MACHINES = ("x86_64", "aarch64")
 # The fleet's Pythons (the agent's requires-python up to the newest release tested; the role
@@ -22,8 +23,6 @@ MACHINES = ("x86_64", "aarch64")
 # project's machines' 3.11.7: the dev lock tells 3.11 patch releases apart).
 RUNTIME_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 DEV_PYTHONS = ("3.11.2", "3.11.7", "3.13.5")
-# PyYAML's sdist builds with Cython (requirements-build.lock).
-SDIST_BUILD_REQUIREMENTS = ("Cython",)
 REGENERATE = "regenerate the locks with scripts/lock.sh"
 
 
@@ -38,23 +37,37 @@ def runtime_requirements(project: dict[str, Any]) -> list[str]:
     ]
 
 
-def dev_requirements(
-    project: dict[str, Any], path: Path = ROOT / "requirements-dev.txt"
-) -> list[str]:
-    """requirements-dev.txt (following -r), the extras test, web and notify, the runtime and
-    build requirements: what requirements-dev.lock must pin."""
+def requirement_lines(path: Path) -> list[str]:
+    """The requirements of a requirements file, following -r."""
     found: list[str] = []
     for raw in path.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if line.startswith("-r "):
-            found += [r for r in dev_requirements({}, path.parent / line[3:].strip())]
+            found += requirement_lines(path.parent / line[3:].strip())
         elif line:
             found.append(line)
-    if project:
-        extras = project["project"]["optional-dependencies"]
-        found += [*extras["test"], *extras["web"], *runtime_requirements(project)]
-        found += [*project["build-system"]["requires"], *SDIST_BUILD_REQUIREMENTS]
     return found
+
+
+def build_requirements(project: dict[str, Any]) -> list[str]:
+    """pyproject's build backend, and requirements-build.in (Cython for PyYAML's sdist)."""
+    return [
+        *project["build-system"]["requires"],
+        *requirement_lines(ROOT / "requirements-build.in"),
+    ]
+
+
+def dev_requirements(project: dict[str, Any]) -> list[str]:
+    """requirements-dev.txt, the extras test, web and notify, the runtime and build
+    requirements: what requirements-dev.lock must pin."""
+    extras = project["project"]["optional-dependencies"]
+    return [
+        *requirement_lines(ROOT / "requirements-dev.txt"),
+        *extras["test"],
+        *extras["web"],
+        *runtime_requirements(project),
+        *build_requirements(project),
+    ]
 
 
 def lock_problems(
@@ -123,8 +136,14 @@ def test_runtime_lock_has_no_dependency_that_pyproject_dropped() -> None:
 
 
 def test_build_lock_is_current() -> None:
-    requirements = [*pyproject()["build-system"]["requires"], *SDIST_BUILD_REQUIREMENTS]
+    requirements = build_requirements(pyproject())
     problems = lock_problems(requirements, BUILD_LOCK, BUILD_LOCK.read_text(), RUNTIME_PYTHONS)
+    assert not problems, "\n".join([*problems, REGENERATE])
+
+
+def test_release_lock_is_current() -> None:
+    requirements = requirement_lines(ROOT / "requirements-release.in")
+    problems = lock_problems(requirements, RELEASE_LOCK, RELEASE_LOCK.read_text(), ("3.11",))
     assert not problems, "\n".join([*problems, REGENERATE])
 
 
@@ -166,3 +185,32 @@ def test_a_stale_lock_is_reported() -> None:
     assert unhashed != text
     with pytest.raises(SystemExit):
         lock_problems(["idna"], RUNTIME_LOCK, unhashed, ("3.11",))
+
+
+def release_jobs() -> dict[str, Any]:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    jobs: dict[str, Any] = workflow["jobs"]
+    return jobs
+
+
+def run_lines(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job.get("steps", []))
+
+
+def test_release_produces_the_sbom_and_signs_with_the_least_privilege() -> None:
+    """The release builds the SBOM, signs the image by digest and each file with a bundle, and
+    only the signing job may request an OIDC token; every pip install there checks hashes."""
+    jobs = release_jobs()
+    with_token = [name for name, job in jobs.items() if job["permissions"].get("id-token")]
+    assert with_token == ["sign"], with_token
+    assert "scripts/sbom.py" in run_lines(jobs["dist"])
+    image_step = next(s for s in jobs["image"]["steps"] if "build-push-action" in s.get("uses", ""))
+    assert image_step["with"].get("sbom") is True
+    signing = run_lines(jobs["sign"])
+    assert "cosign sign --yes" in signing and "@${DIGEST}" in signing
+    assert "cosign sign-blob --yes --bundle" in signing
+    assert "sign" in jobs["release"]["needs"]
+    for name, job in jobs.items():
+        for line in run_lines(job).splitlines():
+            if re.search(r"pip install\b", line):
+                assert "--require-hashes" in line, f"{name}: {line.strip()}"
