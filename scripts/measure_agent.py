@@ -52,11 +52,16 @@ def main() -> int:
     duration = float(sys.argv[1]) if len(sys.argv) > 1 else 300.0
     port = free_port()
     with tempfile.TemporaryDirectory() as state:
-        env = {**os.environ, "AIOPS__HTTP__LISTEN": f"127.0.0.1:{port}",
-               "AIOPS__AGENT__STATE_DIR": state}
+        env = {
+            **os.environ,
+            "AIOPS__HTTP__LISTEN": f"127.0.0.1:{port}",
+            "AIOPS__AGENT__STATE_DIR": state,
+        }
         agent = subprocess.Popen(
             [sys.executable, "-m", "aiops_agent", "run", "--log-level", "warning"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}/metrics"
         durations: list[float] = []

@@ -1,48 +1,62 @@
 #!/usr/bin/env python3
-"""How much of node_exporter's output aiops-agent reproduces on this machine.
+"""How much of node_exporter's output aiops-agent reproduces, against node_exporter 1.5 (this
+host's Debian 12 package) and 1.9 (Debian 13's, fetched and cached by tests/helpers/debian.py),
+on this machine and on host trees: procfs' upstream fixtures and the tests' synthetic host
+(tests/helpers/hosttrees.py), plus any tree given with --tree (e.g. node_exporter's own
+collector/fixtures unpacked).
 
-Starts node_exporter (default collectors, with the agent's default include/exclude filters so the
-same devices and mount points are in scope) and the agent, both on free loopback ports, scrapes
-both, and prints in Markdown: N of M node_exporter families and series the agent exposes under the
-same name with the same type, then the families it does not, grouped by subsystem. node_exporter's
-reports about itself (node_scrape_*, node_exporter_build_info, go_*, process_*, promhttp_*) are
-not host series and are left out of M.
+Each exporter runs with its default collectors and the agent's include/exclude filters; on a
+tree both read it through their path settings. Prints, in Markdown: N of M node_exporter
+families and series the agent exposes under the same name, the families where they disagree
+(tests/parity.py: type, help, labels, series, values; values only on trees, where nothing
+moves), and the families the agent does not have, grouped by subsystem. node_exporter's reports
+about itself (node_scrape_*, node_exporter_build_info, node_textfile_*, go_*, process_*,
+promhttp_*) are left out of M.
 
-    /work/venv/bin/python scripts/node_exporter_coverage.py > coverage.md
+    .venv/bin/python scripts/node_exporter_coverage.py [--tree DIR] [--details] > coverage.md
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests import promtext  # noqa: E402
+from tests import parity, promtext  # noqa: E402
+from tests.helpers import debian, hosttrees  # noqa: E402
 from tests.helpers.agentproc import running_agent  # noqa: E402
 
-EXPORTER_SELF = ("node_scrape_", "node_exporter_build_info")
+VERSIONS = ("1.5", "1.9")
 
 
-def node_exporter_version() -> str:
-    binary = promtext.require_binary(promtext.NODE_EXPORTER_NAMES, "prometheus-node-exporter")
-    result = subprocess.run(
-        [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
-    )
-    first = (result.stdout + result.stderr).splitlines()
-    return first[0].split(" (")[0] if first else "node_exporter"
+def binary(version: str) -> str | None:
+    return None if version == "1.5" else str(debian.node_exporter_19())
 
 
-def host_families(families: dict[str, promtext.Family]) -> dict[str, promtext.Family]:
-    return {
-        name: family
-        for name, family in families.items()
-        if name.startswith("node_") and not name.startswith(EXPORTER_SELF) and family.samples
-    }
+def host_pages() -> dict[str, dict[str, promtext.Family]]:
+    pages = {}
+    with running_agent({}) as agent:
+        for version in VERSIONS:
+            with promtext.node_exporter(processes=False, binary=binary(version)) as url:
+                pages[version] = promtext.parse(promtext.fetch(url))
+        pages["agent"] = promtext.parse(agent.metrics())
+    return pages
+
+
+def tree_pages(root: Path) -> dict[str, dict[str, promtext.Family]]:
+    pages = {"agent": promtext.parse(hosttrees.agent_page(root))}
+    for version in VERSIONS:
+        flags = hosttrees.node_exporter_tree_flags(root, version)
+        with promtext.node_exporter(
+            processes=False, binary=binary(version), extra_flags=flags
+        ) as url:
+            pages[version] = promtext.parse(promtext.fetch(url))
+    return pages
 
 
 def subsystem(name: str) -> str:
@@ -51,58 +65,73 @@ def subsystem(name: str) -> str:
     return "_".join(parts[:2]).rstrip("0123456789") + "*"
 
 
-def report(theirs: dict[str, promtext.Family], ours: dict[str, promtext.Family]) -> str:
-    covered = sorted(n for n, f in theirs.items() if n in ours and ours[n].type == f.type)
-    typed_differently = sorted(n for n, f in theirs.items() if n in ours and ours[n].type != f.type)
-    missing = sorted(n for n in theirs if n not in ours)
-    their_series = {(n, labels) for n, f in theirs.items() for labels in f.by_labels()}
-    our_series = {(n, labels) for n, f in ours.items() for labels in f.by_labels()}
-    series_covered = their_series & our_series
-    extra = sorted(n for n in ours if n not in theirs)
-
-    lines = [
-        f"- Families: **{len(covered)} of {len(theirs)}** covered "
-        f"({100.0 * len(covered) / max(len(theirs), 1):.0f}%)",
-        f"- Series: **{len(series_covered)} of {len(their_series)}** covered "
-        f"({100.0 * len(series_covered) / max(len(their_series), 1):.0f}%)",
-    ]
-    if typed_differently:
-        lines.append(f"- Same name, different type (a bug): {', '.join(typed_differently)}")
-    if extra:
-        lines.append(
-            "- node_* families the agent has and this node_exporter run does not: "
-            + ", ".join(f"`{n}`" for n in extra)
+def section(
+    title: str, pages: dict[str, dict[str, promtext.Family]], details: bool, live: bool
+) -> str:
+    collisions = parity.hwmon_collisions(pages["agent"], pages["1.9"])
+    lines = [f"### {title}", ""]
+    reports = {}
+    for version in VERSIONS:
+        report = parity.compare(
+            pages["agent"],
+            pages[version],
+            newer_page=pages["1.9"] if version == "1.5" else None,
+            known=parity.KNOWN_19,
+            ignore_series=parity.hwmon_ignorer(collisions),
+            # On a live host values move between the two scrapes; compare them on trees only.
+            live=set(pages["agent"]) if live else parity.LIVE,
         )
-    lines += ["", "### Covered", ""]
-    groups: dict[str, list[str]] = {}
-    for name in covered:
-        groups.setdefault(subsystem(name), []).append(name)
-    for group, names in sorted(groups.items()):
-        partial = [
-            n for n in names if {lb for lb in theirs[n].by_labels()} - set(ours[n].by_labels())
-        ]
-        note = f" (series missing in: {', '.join(partial)})" if partial else ""
-        lines.append(f"- `{group}`: {len(names)}{note}")
-    lines += ["", "### Not covered", ""]
-    groups = {}
-    for name in missing:
-        groups.setdefault(subsystem(name), []).append(name)
-    for group, names in sorted(groups.items()):
-        lines.append(f"- `{group}` ({len(names)}): " + ", ".join(f"`{n}`" for n in names))
+        reports[version] = report
+        families, series = len(report.theirs), report.series_total
+        lines.append(
+            f"- node_exporter {version}: families **{len(report.covered)} of {families}** "
+            f"({100.0 * len(report.covered) / max(families, 1):.0f}%), series "
+            f"**{report.series_covered} of {series}** "
+            f"({100.0 * report.series_covered / max(series, 1):.0f}%); mismatches in covered "
+            f"families: {len(report.mismatches)}"
+        )
+        for mismatch in report.mismatches:
+            lines.append(f"  - mismatch: {mismatch}")
+        for known in report.known:
+            lines.append(f"  - known difference: {known}")
+    if details:
+        report = reports["1.9"]
+        groups: dict[str, list[str]] = {}
+        for name in report.missing:
+            groups.setdefault(subsystem(name), []).append(name)
+        lines += ["", "Not covered (node_exporter 1.9):", ""]
+        for group, names in sorted(groups.items()):
+            lines.append(f"- `{group}` ({len(names)}): " + ", ".join(f"`{n}`" for n in names))
+        if report.extra:
+            lines += ["", "The agent's node_* families this node_exporter 1.9 run does not have: "]
+            lines.append(", ".join(f"`{n}`" for n in report.extra))
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.parse_args()
-    with promtext.node_exporter(processes=False) as ne_url, running_agent({}) as agent:
-        theirs = host_families(promtext.parse(promtext.fetch(ne_url)))
-        ours = host_families(promtext.parse(agent.metrics()))
+    parser.add_argument("--tree", action="append", default=[], help="another host tree to measure")
+    parser.add_argument("--details", action="store_true", help="list what is not covered")
+    args = parser.parse_args()
     print(
-        f"{node_exporter_version()} (default collectors) vs aiops-agent on "
-        f"{platform.system()} {platform.release()} {platform.machine()}:\n"
+        f"aiops-agent vs node_exporter (default collectors) on {platform.system()} "
+        f"{platform.release()} {platform.machine()}:\n"
     )
-    print(report(theirs, ours), end="")
+    print(section("This host", host_pages(), args.details, live=True))
+    print(
+        section(
+            "procfs' upstream fixtures", tree_pages(hosttrees.procfs_tree()), args.details, False
+        )
+    )
+    with tempfile.TemporaryDirectory(prefix="aiops-synthetic-") as temporary:
+        root = hosttrees.synthetic_tree(Path(temporary) / "host")
+        print(
+            section(
+                "Synthetic host (tests/helpers/hosttrees.py)", tree_pages(root), args.details, False
+            )
+        )
+    for tree in args.tree:
+        print(section(f"Tree {tree}", tree_pages(Path(tree)), args.details, False))
     return 0
 
 

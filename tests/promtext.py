@@ -1,6 +1,8 @@
 """A small parser for the Prometheus text exposition format 0.0.4, enough to compare two exporters'
 pages in tests and scripts (prometheus_client is not a dependency). Strict where it matters: a
-malformed line raises, so a broken page fails the test that reads it instead of vanishing."""
+malformed line raises, so a broken page fails the test that reads it instead of vanishing; so do
+a family declared twice and a series (name and labels) written twice, which Prometheus rejects
+or drops. Every page a test reads goes through parse(), AgentProcess.metrics() included."""
 
 from __future__ import annotations
 
@@ -93,15 +95,27 @@ def _owner(name: str, families: dict[str, Family], current: Family | None) -> Fa
     return families.setdefault(name, Family(name))
 
 
+class DuplicateSeries(ValueError):
+    """A page holds the same series twice, or declares a family twice."""
+
+
 def parse(text: str) -> dict[str, Family]:
     families: dict[str, Family] = {}
     current: Family | None = None
-    for number, line in enumerate(text.splitlines(), 1):
+    seen_series: dict[tuple[str, Labels], int] = {}
+    declared: dict[tuple[str, str], int] = {}
+    # Lines end at "\n" only: splitlines() would also split a label value at \x1c or \x85.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         if line.startswith("#"):
             parts = line.split(None, 3)
             if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                first = declared.setdefault((parts[1], parts[2]), number)
+                if first != number:
+                    raise DuplicateSeries(
+                        f"line {number}: second {parts[1]} for {parts[2]} (first on line {first})"
+                    )
                 family = families.setdefault(parts[2], Family(parts[2]))
                 rest = parts[3] if len(parts) > 3 else ""
                 if parts[1] == "HELP":
@@ -115,6 +129,11 @@ def parse(text: str) -> dict[str, Family]:
             raise ValueError(f"line {number}: not a sample: {line!r}")
         name, label_text, value_text, _timestamp = match.groups()
         sample = Sample(name, _parse_labels(label_text or ""), _parse_value(value_text))
+        first = seen_series.setdefault((name, sample.labels), number)
+        if first != number:
+            raise DuplicateSeries(
+                f"line {number}: {name}{dict(sample.labels)} already on line {first}"
+            )
         owner = _owner(name, families, current)
         owner.samples.append(sample)
         current = owner
@@ -224,12 +243,20 @@ def node_exporter_flags(
 
 
 @contextmanager
-def node_exporter(*, same_filters: bool = True, processes: bool = True) -> Iterator[str]:
-    """A node_exporter on a free loopback port; yields its /metrics URL."""
-    binary = require_binary(NODE_EXPORTER_NAMES, "prometheus-node-exporter")
+def node_exporter(
+    *,
+    same_filters: bool = True,
+    processes: bool = True,
+    binary: str | None = None,
+    extra_flags: Sequence[str] = (),
+) -> Iterator[str]:
+    """A node_exporter (this host's, unless `binary` names another) on a free loopback port;
+    yields its /metrics URL."""
+    binary = binary or require_binary(NODE_EXPORTER_NAMES, "prometheus-node-exporter")
     port = free_port()
+    flags = node_exporter_flags(port, same_filters=same_filters, processes=processes)
     process = subprocess.Popen(
-        [binary, *node_exporter_flags(port, same_filters=same_filters, processes=processes)],
+        [binary, *flags, *extra_flags],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -23,7 +23,7 @@ from aiops_agent.httpserver import HttpServer
 from aiops_agent.logs import RateLimitedLog
 from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.plugins import Plugin, Request, Response, load_plugins
-from aiops_agent.selfmetrics import ProcessMetrics, build_info
+from aiops_agent.selfmetrics import ProcessMetrics, build_info, scrape_collector_families
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
 from aiops_agent.webconfig import AUTH_RESULTS, WebSecurity, load_security
@@ -33,7 +33,9 @@ log = logging.getLogger("aiops_agent")
 HEALTHY_INTERVALS = 3  # /healthz fails when no collection finished within this many intervals
 COMPAT_PREFIX, OWN_HOST_PREFIX = "node_", "aiops_host_"
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z][a-z])")
-_SPELLED_OUT = {"sec": "secondary"}  # promtool reads "sec" as an abbreviated unit
+# promtool reads "sec" as an abbreviated unit and flags "bits" as not a base unit (the entropy
+# families' help says they count bits).
+_SPELLED_OUT = {"sec": "secondary", "bits": ""}
 
 
 def default_state_dir() -> str:
@@ -96,7 +98,8 @@ def own_host_name(compatible_name: str, kind: str = "counter") -> str:
     promtool's lint accepts, which node_exporter's meminfo names are not: snake case, no word
     promtool reads as an abbreviated unit, and "_total" only on counters."""
     parts = _CAMEL_BOUNDARY.sub("_", compatible_name[len(COMPAT_PREFIX) :]).lower().split("_")
-    name = OWN_HOST_PREFIX + "_".join(_SPELLED_OUT.get(part, part) for part in parts)
+    spelled = (_SPELLED_OUT.get(part, part) for part in parts)
+    name = OWN_HOST_PREFIX + "_".join(part for part in spelled if part)
     return name[: -len("_total")] if kind != "counter" and name.endswith("_total") else name
 
 
@@ -350,6 +353,13 @@ class Agent:
             self._state_probe.family(),
             *self._auth_families(),
             *self._process.collect(),
+            *(
+                scrape_collector_families(
+                    {n: stats[n].duration for n in names}, {n: stats[n].success for n in names}
+                )
+                if self.config.metrics.node_exporter_names
+                else []
+            ),
         ]
 
     def _auth_families(self) -> list[MetricFamily]:

@@ -1,4 +1,6 @@
-"""The agent's own cost and state, as Prometheus' client libraries name process metrics."""
+"""The agent's own cost and state: the process_* series Prometheus' client libraries export (Go's
+client_golang 1.20 set, which node_exporter 1.9 serves), and node_exporter's per-collector
+node_scrape_collector_* series."""
 
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ class ProcessMetrics:
             fields = handle.read().rsplit(b")", 1)[1].split()
         self._start_time = boot + int(fields[19]) / _TICKS
         self._max_fds = float(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        address_space = resource.getrlimit(resource.RLIMIT_AS)[0]
+        # Unlimited is reported as the largest 64-bit value, as client_golang does.
+        self._max_virtual = float(
+            2**64 - 1 if address_space == resource.RLIM_INFINITY else address_space
+        )
 
     def collect(self) -> list[MetricFamily]:
         with open("/proc/self/stat", "rb") as handle:
@@ -61,7 +68,60 @@ class ProcessMetrics:
                 "Maximum number of open file descriptors.",
                 [Sample((), self._max_fds)],
             ),
+            gauge(
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
+                [Sample((), self._max_virtual)],
+            ),
+            *_network_families(),
         ]
+
+
+def _network_families() -> list[MetricFamily]:
+    """Bytes in and out of the process' network namespace (IpExt of /proc/self/net/netstat),
+    which is what client_golang reports as the process' network traffic."""
+    try:
+        with open("/proc/self/net/netstat", encoding="ascii") as handle:
+            lines = [line.split() for line in handle if line.startswith("IpExt:")]
+    except OSError:
+        return []
+    if len(lines) != 2:
+        return []
+    values = dict(zip(lines[0][1:], lines[1][1:]))
+    if "InOctets" not in values or "OutOctets" not in values:
+        return []
+    return [
+        counter(
+            "process_network_receive_bytes_total",
+            "Number of bytes received by the process over the network.",
+            [Sample((), float(values["InOctets"]))],
+        ),
+        counter(
+            "process_network_transmit_bytes_total",
+            "Number of bytes sent by the process over the network.",
+            [Sample((), float(values["OutOctets"]))],
+        ),
+    ]
+
+
+def scrape_collector_families(
+    durations: dict[str, float], successes: dict[str, float]
+) -> list[MetricFamily]:
+    """node_exporter's node_scrape_collector_{duration_seconds,success}{collector}, which its
+    dashboards and alert rules read, from the agent's own per-collector statistics."""
+    names = sorted(durations)
+    return [
+        gauge(
+            "node_scrape_collector_duration_seconds",
+            "node_exporter: Duration of a collector scrape.",
+            [Sample((("collector", name),), durations[name]) for name in names],
+        ),
+        gauge(
+            "node_scrape_collector_success",
+            "node_exporter: Whether a collector succeeded.",
+            [Sample((("collector", name),), successes[name]) for name in names],
+        ),
+    ]
 
 
 def build_info() -> MetricFamily:

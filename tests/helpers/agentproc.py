@@ -34,6 +34,8 @@ from typing import Any, Optional
 
 import yaml
 
+from tests import promtext
+
 DEFAULT_READY_TIMEOUT = 30.0
 
 
@@ -117,10 +119,13 @@ class AgentProcess:
             return int(error.code), bytes(error.read())
 
     def metrics(self) -> str:
+        """The page, checked to parse with no series or family twice (promtext.parse)."""
         status, body = self.get("/metrics")
         if status != 200:
             raise AssertionError(f"/metrics answered {status}: {body[:200]!r}")
-        return body.decode("utf-8")
+        text = body.decode("utf-8")
+        promtext.parse(text)
+        return text
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then SIGKILL after `timeout`; returns the exit status."""

@@ -177,7 +177,10 @@ def test_a_hung_mount_does_not_stall_the_loop(tmp_path: Path) -> None:
         "agent": {"interval": "1s"},
         "collectors": {"filesystem": {"stat_timeout": "500ms"}},
     }
-    labels = f'device="hangfs",fstype="fuse.hangfs",mountpoint="{mountpoint}"'
+    labels = (
+        f'device="hangfs",device_error="mountpoint timeout",fstype="fuse.hangfs",'
+        f'mountpoint="{mountpoint}"'
+    )
     statfs_log = tmp_path / "statfs.log"
     with hung_mount_namespace(mountpoint, statfs_log) as server:
         prefix = ["nsenter", f"--mount=/proc/{server.pid}/ns/mnt", "--"]

@@ -66,6 +66,10 @@ def host_tree(tmp_path: Path) -> Path:
             "/dev/sdb1 /data\\040disk xfs ro,relatime 0 0\n"
         ),
         "proc/sys/fs/file-nr": "512\t0\t65536\n",
+        "proc/sys/kernel/random/entropy_avail": "256\n",
+        "proc/sys/kernel/random/poolsize": "256\n",
+        "proc/1/net/netstat": "TcpExt: SyncookiesSent ListenDrops\nTcpExt: 3 4\n",
+        "proc/1/net/snmp": "Tcp: RtoMin CurrEstab\nTcp: 200 5\nUdp: InDatagrams\nUdp: 7\n",
         "proc/sys/kernel/domainname": "(none)\n",
         "proc/sys/kernel/pid_max": "4194304\n",
         "proc/sys/kernel/threads-max": "100000\n",
@@ -147,23 +151,16 @@ def test_filesystems_read_through_host_root(host_tree: Path) -> None:
     assert set(labels) == {"/", "/data disk"}  # /proc excluded; octal escape decoded
     assert labels["/data disk"] == {
         "device": "/dev/sdb1",
+        "device_error": "",
         "fstype": "xfs",
         "mountpoint": "/data disk",
     }
     real = os.statvfs(host_tree)
-    assert value(
-        f, "node_filesystem_size_bytes", device="/dev/sda1", fstype="ext4", mountpoint="/"
-    ) == (real.f_blocks * real.f_frsize)
-    assert (
-        value(
-            f, "node_filesystem_readonly", device="/dev/sdb1", fstype="xfs", mountpoint="/data disk"
-        )
-        == 1
-    )
-    assert (
-        value(f, "node_filesystem_device_error", device="/dev/sda1", fstype="ext4", mountpoint="/")
-        == 0
-    )
+    root = {"device": "/dev/sda1", "device_error": "", "fstype": "ext4", "mountpoint": "/"}
+    data = {"device": "/dev/sdb1", "device_error": "", "fstype": "xfs", "mountpoint": "/data disk"}
+    assert value(f, "node_filesystem_size_bytes", **root) == (real.f_blocks * real.f_frsize)
+    assert value(f, "node_filesystem_readonly", **data) == 1
+    assert value(f, "node_filesystem_device_error", **root) == 0
 
 
 def test_filesystem_include_and_exclude_patterns(host_tree: Path) -> None:
@@ -177,7 +174,12 @@ def test_filesystem_include_and_exclude_patterns(host_tree: Path) -> None:
 def test_missing_mount_point_is_a_device_error_not_a_failure(host_tree: Path) -> None:
     (host_tree / "data disk").rmdir()
     f = collect(host_tree)
-    labels = {"device": "/dev/sdb1", "fstype": "xfs", "mountpoint": "/data disk"}
+    labels = {
+        "device": "/dev/sdb1",
+        "device_error": "no such file or directory",  # as node_exporter 1.9 words ENOENT
+        "fstype": "xfs",
+        "mountpoint": "/data disk",
+    }
     assert value(f, "node_filesystem_device_error", **labels) == 1
 
 
@@ -232,14 +234,20 @@ def test_collectors_can_be_switched_off(host_tree: Path) -> None:
 
 
 def _with_every_input(root: Path) -> None:
-    """What the fixture lacks for pressure, netclass and netstack, so every collector has
-    families of its own to lose."""
+    """What the fixture lacks for pressure, netclass, netstack and udp_queues, so every collector
+    has families of its own to lose."""
     files = {
         "proc/pressure/cpu": "some avg10=0.00 avg60=0.00 avg300=0.00 total=2000000\n",
         "proc/pressure/io": "some avg10=0 total=3\nfull avg10=0 total=1\n",
         "sys/class/net/eth0/operstate": "up\n",
         "sys/class/net/eth0/mtu": "1500\n",
         "proc/1/net/sockstat": "sockets: used 7\nTCP: inuse 2 orphan 0 tw 1 alloc 3 mem 4\n",
+        "proc/1/net/udp": (
+            "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
+            "  timeout inode ref pointer drops\n"
+            "    1: 00000000:0044 00000000:0000 07 00000000:00000010 00:00000000 00000000     0"
+            "        0 12345 2 0000000000000000 0\n"
+        ),
     }
     for relative, content in files.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -278,8 +286,13 @@ def test_own_names_when_compatibility_is_off(host_tree: Path) -> None:
     assert "aiops_host_memory_mem_total_bytes" in names
     assert "aiops_host_cpu_seconds_total" in names
     assert own_host_name("node_memory_HugePages_Total", "gauge") == "aiops_host_memory_huge_pages"
-    assert own_host_name("node_memory_DirectMap2M_bytes", "gauge") == "aiops_host_memory_direct_map_2m_bytes"
-    assert own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
+    assert (
+        own_host_name("node_memory_DirectMap2M_bytes", "gauge")
+        == "aiops_host_memory_direct_map_2m_bytes"
+    )
+    assert (
+        own_host_name("node_network_receive_errs_total") == "aiops_host_network_receive_errs_total"
+    )
 
 
 def test_real_host_collection_is_complete() -> None:
@@ -322,15 +335,22 @@ def test_many_hung_mounts_do_not_starve_healthy_ones(
     monkeypatch.setattr(filesystem.os, "statvfs", statvfs)
     section = CollectorsSection(filesystem=FilesystemCollector(stat_timeout=0.2))
     collector = next(
-        c for c in build_collectors(section, HostPaths.under(str(host_tree))) if c.name == "filesystem"
+        c
+        for c in build_collectors(section, HostPaths.under(str(host_tree)))
+        if c.name == "filesystem"
     )
     try:
         for _ in range(2):
             f = families_by_name(collector.collect())
-            root = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+            root = {"device": "/dev/sda1", "device_error": "", "fstype": "ext4", "mountpoint": "/"}
             assert value(f, "node_filesystem_device_error", **root) == 0
             for index, path in enumerate(hung):
-                labels = {"device": f"nfs:/{index}", "fstype": "nfs4", "mountpoint": path}
+                labels = {
+                    "device": f"nfs:/{index}",
+                    "device_error": "mountpoint timeout",
+                    "fstype": "nfs4",
+                    "mountpoint": path,
+                }
                 assert value(f, "node_filesystem_device_error", **labels) == 1
             assert value(f, "aiops_agent_filesystem_stalled_mounts") == 5
     finally:

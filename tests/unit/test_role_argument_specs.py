@@ -10,7 +10,8 @@ import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 ROLE_NAMES = sorted(
-    p.parent.parent.name for p in ROLES.glob("*/meta/argument_specs.yml")
+    p.parent.parent.name
+    for p in ROLES.glob("*/meta/argument_specs.yml")
     if (p.parent.parent / "defaults" / "main.yml").is_file()
 )
 # Roles held to the stricter checks too (every option has its default, a known type, the prefix).
@@ -56,7 +57,9 @@ def test_spec_defaults_types_and_docs(role):
         assert "default" in spec, f"{role}: {name} has no default"
         assert spec["default"] == defaults[name], f"{role}: {name} default differs"
         value = defaults[name]
-        assert isinstance(value, TYPES[spec["type"]]), f"{role}: {name}={value!r} is not {spec['type']}"
+        assert isinstance(value, TYPES[spec["type"]]), (
+            f"{role}: {name}={value!r} is not {spec['type']}"
+        )
         if spec["type"] == "int":
             assert not isinstance(value, bool), f"{role}: {name} is a bool, not an int"
         if "choices" in spec:

@@ -21,7 +21,12 @@ def inodes_used_ratio(
         return None
     free_by_labels = {sample.labels: sample.value for sample in free.samples}
     samples = [
-        Sample(sample.labels, 1.0 - free_by_labels[sample.labels] / sample.value)
+        # Without node_exporter 1.9's device_error label (empty here): the same labels as
+        # aiops_agent_filesystem_used_ratio, so space and inode alerts group alike.
+        Sample(
+            tuple(pair for pair in sample.labels if pair[0] != "device_error"),
+            1.0 - free_by_labels[sample.labels] / sample.value,
+        )
         for sample in files.samples
         # File systems without a fixed inode table (btrfs, some FUSE) report 0 files.
         if sample.value > 0 and sample.labels in free_by_labels

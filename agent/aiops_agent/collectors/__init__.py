@@ -30,6 +30,7 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     from aiops_agent.collectors import (  # noqa: PLC0415
         cpu,
         diskstats,
+        entropy,
         filefd,
         filesystem,
         hwmon,
@@ -38,9 +39,12 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
         netclass,
         netdev,
         netstack,
+        netstat,
         pressure,
         processes,
+        textfile,
         timeinfo,
+        udp_queues,
         uname,
     )
 
@@ -59,4 +63,44 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
     register("time", lambda: timeinfo.TimeCollector(host))
     register("uname", lambda: uname.UnameCollector(host))
     register("hwmon", lambda: hwmon.HwmonCollector(host))
-    return [factory() for factory in factories]
+    register("netstat", lambda: netstat.NetstatCollector(section.netstat, host))
+    register("timex", _timex)
+    register("entropy", lambda: entropy.EntropyCollector(host))
+    register("udp_queues", lambda: udp_queues.UdpQueuesCollector(host))
+    collectors = [factory() for factory in factories]
+    if section.textfile.enabled:
+        # Last, and told what the others publish: a file must not shadow the agent's series.
+        recorders = [_Recorder(collector) for collector in collectors]
+        published = _Published(recorders)
+        collectors = [*recorders, textfile.TextfileCollector(section.textfile, published)]
+    return collectors
+
+
+def _timex() -> Collector:
+    from aiops_agent.collectors import timex  # noqa: PLC0415  (ctypes only when enabled)
+
+    return timex.TimexCollector()
+
+
+class _Recorder:
+    """A collector that remembers the family names it published."""
+
+    def __init__(self, inner: Collector) -> None:
+        self.name = inner.name
+        self.inner = inner
+        self.names: frozenset[str] = frozenset()
+
+    def collect(self) -> list[MetricFamily]:
+        families = self.inner.collect()
+        self.names = self.names.union(family.name for family in families)
+        return families
+
+
+class _Published:
+    """Every family name the recorded collectors have published so far."""
+
+    def __init__(self, recorders: list[_Recorder]) -> None:
+        self._recorders = recorders
+
+    def __call__(self) -> frozenset[str]:
+        return frozenset().union(*(recorder.names for recorder in self._recorders))

@@ -77,6 +77,8 @@ class Mount(NamedTuple):
     mountpoint: str
     fstype: str
     readonly: bool
+    major: str = "0"
+    minor: str = "0"
 
 
 def _unescape(field: str) -> str:
@@ -95,6 +97,44 @@ def parse_mounts(text: str) -> list[Mount]:
     return mounts
 
 
+def parse_mountinfo(text: str) -> list[Mount]:
+    """/proc/PID/mountinfo (what node_exporter 1.9 reads): also the device's major:minor, and
+    the mount's own options (a bind mount can be read-only over a writable file system)."""
+    mounts = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 10 or "-" not in parts[6:]:
+            continue
+        major, _, minor = parts[2].partition(":")
+        separator = parts.index("-", 6)
+        if len(parts) < separator + 3:
+            continue
+        device, fstype = parts[separator + 2], parts[separator + 1]
+        readonly = "ro" in parts[5].split(",")
+        mounts.append(Mount(_unescape(device), _unescape(parts[4]), fstype, readonly, major, minor))
+    return mounts
+
+
+def _read_mounts(host: HostPaths) -> list[Mount]:
+    """PID 1's mountinfo under host_root, else this process' (as node_exporter falls back to
+    self/mountinfo); /proc/PID/mounts where there is no mountinfo (some test trees)."""
+    for path in (host.proc_of_host("mountinfo"), os.path.join(host.proc, "self/mountinfo")):
+        try:
+            return parse_mountinfo(read_text(path))
+        except FileNotFoundError:
+            continue
+    return parse_mounts(read_text(host.proc_of_host("mounts")))
+
+
+def _go_error_text(error: OSError | None) -> str:
+    """An errno as Go's syscall package words it ("permission denied"): C's message with a
+    lower-case first letter, which matches Go's table for the errors statfs returns."""
+    if error is None or error.errno is None:
+        return "unknown error"
+    text = os.strerror(error.errno)
+    return text[:1].lower() + text[1:]
+
+
 _FIELDS = (
     ("node_filesystem_size_bytes", "Filesystem size in bytes."),
     ("node_filesystem_free_bytes", "Filesystem free space in bytes."),
@@ -109,7 +149,6 @@ class FilesystemCollector:
 
     def __init__(self, settings: FilesystemSettings, host: HostPaths) -> None:
         self._host = host
-        self._mounts_path = host.proc_of_host("mounts")
         self._timeout = settings.stat_timeout
         self._exclude_mount = re.compile(settings.mount_points_exclude)
         self._exclude_type = re.compile(settings.fs_types_exclude)
@@ -144,18 +183,22 @@ class FilesystemCollector:
             "1 - avail / (size - free + avail).",
         )
         seen: dict[tuple[str, str], Mount] = {}
-        for mount in parse_mounts(read_text(self._mounts_path)):
+        mount_info = gauge("node_filesystem_mount_info", "Filesystem mount information.")
+        for mount in _read_mounts(self._host):
             if self._wanted(mount):
                 # A later mount on the same point hides the earlier one; report what is visible.
                 seen[(mount.device, mount.mountpoint)] = mount
         for mount in seen.values():
+            stats, problem = self._statvfs(mount.mountpoint)
+            # node_exporter 1.9 labels every series with the error (empty when none).
             labels = (
                 ("device", mount.device),
+                ("device_error", problem),
                 ("fstype", mount.fstype),
                 ("mountpoint", mount.mountpoint),
             )
+            own_labels = (labels[0], *labels[2:])
             readonly.samples.append(Sample(labels, 1.0 if mount.readonly else 0.0))
-            stats = self._statvfs(mount.mountpoint)
             error.samples.append(Sample(labels, 0.0 if stats else 1.0))
             if stats is None:
                 continue
@@ -164,22 +207,36 @@ class FilesystemCollector:
             avail = stats.f_bavail * stats.f_frsize
             for family, value in zip(values, (size, free, avail, stats.f_files, stats.f_ffree)):
                 family.samples.append(Sample(labels, float(value)))
+            mount_info.samples.append(
+                Sample(
+                    (
+                        ("device", mount.device),
+                        ("major", mount.major),
+                        ("minor", mount.minor),
+                        ("mountpoint", mount.mountpoint),
+                    ),
+                    1.0,
+                )
+            )
             usable = size - free + avail
             if usable > 0:
-                used.samples.append(Sample(labels, 1.0 - avail / usable))
-        return [*values, readonly, error, used, self._stuck_family()]
+                used.samples.append(Sample(own_labels, 1.0 - avail / usable))
+        return [*values, readonly, error, mount_info, used, self._stuck_family()]
 
-    def _statvfs(self, mountpoint: str) -> os.statvfs_result | None:
+    def _statvfs(self, mountpoint: str) -> tuple[os.statvfs_result | None, str]:
+        """(statvfs, "") or (None, the error as node_exporter words it)."""
         pending = self._stuck.get(mountpoint)
         if pending is not None:
             if not pending.done.is_set():
-                return None
+                return None, "mountpoint timeout"
             del self._stuck[mountpoint]
         call = self._workers.submit(self._host.in_root(mountpoint))
         if not call.done.wait(self._timeout):
             self._stuck[mountpoint] = call
-            return None
-        return call.result
+            return None, "mountpoint timeout"
+        if call.result is None:
+            return None, _go_error_text(call.error)
+        return call.result, ""
 
     def _stuck_family(self) -> MetricFamily:
         return gauge(

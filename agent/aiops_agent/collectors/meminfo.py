@@ -4,12 +4,13 @@ paging and swapping counters its vmstat collector exposes by default."""
 from __future__ import annotations
 
 import os
+import re
 
 from aiops_agent.host import HostPaths, read_text
 from aiops_agent.model import MetricFamily, Sample, gauge
 
-# node_exporter's default --collector.vmstat.fields, ^(oom_kill|pgpg|pswp|pg.*fault).*
-_VMSTAT_FIELDS = ("oom_kill", "pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout")
+# node_exporter's default --collector.vmstat.fields.
+_VMSTAT_FIELDS = re.compile(r"^(oom_kill|pgpg|pswp|pg.*fault).*")
 
 
 class MeminfoCollector:
@@ -45,9 +46,13 @@ class MeminfoCollector:
                     [Sample((), 1.0 - available / total)],
                 )
             )
-        for line in read_text(self._vmstat).splitlines():
+        try:
+            vmstat = read_text(self._vmstat)
+        except OSError:  # node_exporter's vmstat collector fails alone; meminfo still counts
+            vmstat = ""
+        for line in vmstat.splitlines():
             key, _, value_text = line.partition(" ")
-            if key in _VMSTAT_FIELDS:
+            if _VMSTAT_FIELDS.match(key):
                 families.append(
                     MetricFamily(
                         f"node_vmstat_{key}",

@@ -55,6 +55,13 @@ def _integer(text: str | None) -> int | None:
             return None
 
 
+def _admin_state(flags: int | None) -> str:
+    """node_exporter 1.9's adminstate label: the IFF_UP bit of the interface's flags."""
+    if flags is None:
+        return "unknown"
+    return "up" if flags & 0x1 else "down"
+
+
 class NetclassCollector:
     name = "netclass"
 
@@ -89,10 +96,12 @@ class NetclassCollector:
             if texts["operstate"] is None:  # not an interface directory, or it just went away
                 continue
             up.samples.append(Sample(labels, 1.0 if texts["operstate"] == "up" else 0.0))
+            flags = _integer(_read(os.path.join(directory, "flags")))
             info.samples.append(
                 Sample(
                     (
                         ("address", texts["address"] or ""),
+                        ("adminstate", _admin_state(flags)),
                         ("broadcast", texts["broadcast"] or ""),
                         ("device", device),
                         ("duplex", texts["duplex"] or ""),

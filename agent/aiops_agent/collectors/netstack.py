@@ -29,6 +29,23 @@ _CONNTRACK_STATS = {
 }
 
 
+# (column of /proc/net/softnet_stat, name, type, help) as node_exporter 1.9 has them.
+_SOFTNET = (
+    (0, "processed_total", "counter", "Number of processed packets"),
+    (1, "dropped_total", "counter", "Number of dropped packets"),
+    (2, "times_squeezed_total", "counter", "Number of times processing packets ran out of quota"),
+    (
+        8,
+        "cpu_collision_total",
+        "counter",
+        "Number of collision occur while obtaining device lock while transmitting",
+    ),
+    (9, "received_rps_total", "counter", "Number of times cpu woken up received_rps"),
+    (10, "flow_limit_count_total", "counter", "Number of times flow limit has been reached"),
+    (11, "backlog_len", "gauge", "Softnet backlog status"),
+)
+
+
 def _optional(path: str) -> str | None:
     try:
         return read_text(path)
@@ -113,20 +130,23 @@ class NetstackCollector:
         text = _optional(self._host.proc_of_host("net/softnet_stat"))
         if text is None:
             return []
-        processed = counter("node_softnet_processed_total", "Number of processed packets")
-        dropped = counter("node_softnet_dropped_total", "Number of dropped packets")
-        squeezed = counter(
-            "node_softnet_times_squeezed_total",
-            "Number of times processing packets ran out of quota",
-        )
-        for cpu, line in enumerate(text.splitlines()):
-            fields = line.split()
-            if len(fields) < 3:
-                continue
+        families = [
+            (counter if kind == "counter" else gauge)(f"node_softnet_{name}", help_text)
+            for _, name, kind, help_text in _SOFTNET
+        ]
+        for line_number, line in enumerate(text.splitlines()):
+            columns = [int(column, 16) for column in line.split()]
+            if len(columns) < 9:
+                raise ValueError(f"softnet_stat: {len(columns)} columns, expected at least 9")
+            # Since Linux 5.14 column 13 is the CPU's id; offline CPUs have no line, so the
+            # line number is the id only on older kernels (node_exporter 1.9 reads it so).
+            cpu = columns[12] if len(columns) >= 13 else line_number
             labels = (("cpu", str(cpu)),)
-            for family, field in zip((processed, dropped, squeezed), fields):
-                family.samples.append(Sample(labels, float(int(field, 16))))
-        return [processed, dropped, squeezed]
+            for family, (column, _, _, _) in zip(families, _SOFTNET):
+                # Columns an older kernel does not write read as 0, as in node_exporter.
+                value = columns[column] if column < len(columns) else 0
+                family.samples.append(Sample(labels, float(value)))
+        return families
 
     def _conntrack(self) -> list[MetricFamily]:
         # /proc/sys/net is the reading process's network namespace: under host_root, the agent's.

@@ -9,7 +9,8 @@ import os
 from aiops_agent.host import HostPaths, read_text
 from aiops_agent.model import MetricFamily, Sample, counter
 
-# (resource, line, metric, help) as node_exporter 1.5 names them; it ignores "full" for cpu.
+# (resource, line, metric, help) as node_exporter 1.9 names them; it ignores "full" for cpu and
+# reads only "full" for irq (Linux 6.1 and later, with CONFIG_IRQ_TIME_ACCOUNTING).
 _FIELDS = (
     (
         "cpu",
@@ -40,6 +41,12 @@ _FIELDS = (
         "full",
         "node_pressure_memory_stalled_seconds_total",
         "Total time in seconds no process could make progress due to memory congestion",
+    ),
+    (
+        "irq",
+        "full",
+        "node_pressure_irq_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to IRQ congestion",
     ),
 )
 

@@ -137,6 +137,31 @@ class NetdevCollector:
 
 
 @dataclass(frozen=True)
+class NetstatCollector:
+    enabled: bool = key(True, "Run this collector.")
+    fields: Regex = key(
+        Regex(
+            r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs"
+            r"|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue"
+            r"|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs"
+            r"|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
+        ),
+        "Fields to publish, as <Protocol>_<Field> (node_exporter 1.9's default).",
+    )
+
+
+@dataclass(frozen=True)
+class TextfileCollector:
+    enabled: bool = key(True, "Run this collector.")
+    directory: str = key(
+        "",
+        "Directory of *.prom files (Prometheus text format) to publish with the host's series, "
+        "like node_exporter's --collector.textfile.directory. Empty: none, only "
+        "node_textfile_scrape_error 0.",
+    )
+
+
+@dataclass(frozen=True)
 class CollectorsSection:
     cpu: Toggle = key(
         factory=Toggle,
@@ -174,7 +199,26 @@ class CollectorsSection:
     filefd: Toggle = key(factory=Toggle, doc="Allocated and maximum file descriptors.")
     time: Toggle = key(factory=Toggle, doc="Wall-clock time, boot time and uptime.")
     uname: Toggle = key(factory=Toggle, doc="Kernel and host identity (node_uname_info).")
-    hwmon: Toggle = key(factory=Toggle, doc="Temperatures from hardware sensors, where present.")
+    hwmon: Toggle = key(
+        factory=Toggle,
+        doc="Hardware sensors (temperatures, fans, voltages, power), where present.",
+    )
+    netstat: NetstatCollector = key(
+        factory=NetstatCollector,
+        doc="TCP, UDP, ICMP and IP protocol counters (/proc/net/netstat, snmp, snmp6).",
+    )
+    timex: Toggle = key(
+        factory=Toggle, doc="Clock synchronisation state and error from adjtimex(2), read-only."
+    )
+    entropy: Toggle = key(factory=Toggle, doc="The kernel's entropy pool.")
+    udp_queues: Toggle = key(
+        factory=Toggle,
+        doc="Bytes queued in UDP sockets (/proc/net/udp{,6}; cost grows with the sockets).",
+    )
+    textfile: TextfileCollector = key(
+        factory=TextfileCollector,
+        doc="Metrics from *.prom files written by other programs (cron jobs, scripts).",
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from conftest import BIN, CONFIG, SERVICE, http_get, metric
 
@@ -23,6 +24,7 @@ def test_file_owners_and_modes(host):
         CONFIG: ("root", "aiops-agent", 0o640),
         "/etc/aiops-agent/secrets": ("root", "aiops-agent", 0o750),
         "/var/lib/aiops-agent": ("aiops-agent", "aiops-agent", 0o750),
+        "/var/lib/aiops-agent-textfile": ("root", "aiops-agent", 0o750),
         "/etc/systemd/system/aiops-agent.service": ("root", "root", 0o644),
         "/opt/aiops-agent/venv": ("root", "root", 0o755),
     }
@@ -117,6 +119,36 @@ def test_agent_sees_home_through_protecthome(host):
     mountinfo = host.file(f"/proc/{pid}/mountinfo").content_string
     home = [line for line in mountinfo.splitlines() if line.split()[4] == "/home"]
     assert home and " ro," in " " + home[-1].split()[5] + ",", "ProtectHome=read-only not applied"
+
+
+def test_a_prom_file_dropped_into_the_textfile_directory_is_served(host):
+    directory = "/var/lib/aiops-agent-textfile"
+    # As a cron job should: write under another name, then rename into place.
+    host.check_output(
+        f"printf '# HELP molecule_textfile_check Set by the Molecule test.\\n"
+        f"molecule_textfile_check{{source=\"molecule\"}} 42\\n' > {directory}/.check.tmp"
+        f" && chmod 0644 {directory}/.check.tmp && mv {directory}/.check.tmp {directory}/check.prom"
+    )
+    try:
+        deadline = time.monotonic() + 90  # a few collection intervals
+        while not metric(host, "molecule_textfile_check") and time.monotonic() < deadline:
+            time.sleep(1)
+        assert metric(host, "molecule_textfile_check") == [
+            ('molecule_textfile_check{source="molecule"}', 42.0)
+        ]
+        assert metric(host, "node_textfile_scrape_error") == [("node_textfile_scrape_error", 0.0)]
+        mtimes = metric(host, "node_textfile_mtime_seconds")
+        assert [series for series, _ in mtimes] == [
+            f'node_textfile_mtime_seconds{{file="{directory}/check.prom"}}'
+        ]
+    finally:
+        host.run(f"rm -f {directory}/check.prom {directory}/.check.tmp")
+
+
+def test_clock_synchronisation_is_readable_through_the_sandbox(host):
+    # adjtimex(2) read-only: ProtectClock=yes would refuse it and leave node_timex_* empty.
+    assert metric(host, "node_timex_sync_status"), "no node_timex_* series"
+    assert metric(host, "node_timex_tick_seconds")[0][1] > 0
 
 
 def test_agent_counts_every_process(host):

@@ -46,6 +46,11 @@ def snapshot():
     return state
 
 
+# The steps fixture runs five whole plays on two hosts (one builds an upgrade wheel): on a shared
+# 2-core machine that takes longer than the suite's default 300 s per test.
+pytestmark = pytest.mark.timeout(900)
+
+
 @pytest.fixture(scope="module")
 def steps():
     """Run every step once, in order, recording each host's state around it."""

@@ -22,6 +22,7 @@ def test_nothing_left_behind(uninstall, host):
         "/opt/aiops-agent",
         "/etc/aiops-agent",
         "/var/lib/aiops-agent",
+        "/var/lib/aiops-agent-textfile",
         "/etc/systemd/system/aiops-agent.service",
         "/etc/ansible/facts.d/aiops_agent.fact",
         "/etc/ansible",
