@@ -6,6 +6,10 @@ ENOTCONN. Needs root (mount(2)).
 
     python -m tests.helpers.hangfs MOUNTPOINT     # prints "ready" once mounted
 
+With --no-interrupt it refuses FUSE_INTERRUPT (ENOSYS), as a server that cannot cancel requests
+does; the kernel then stops interrupting and waits for answers uninterruptibly, so the callers sit
+in D state (killable, like a hard NFS mount): bench/faults uses that for its D-state fault.
+
 Stop it with SIGTERM, then `umount -l MOUNTPOINT`.
 """
 
@@ -40,7 +44,7 @@ def _reply(fd: int, unique: int, error: int = 0, body: bytes = b"") -> None:
         os.write(fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), -error, unique) + body)
 
 
-def serve(mountpoint: str) -> NoReturn:
+def serve(mountpoint: str, refuse_interrupts: bool = False) -> NoReturn:
     fd = os.open("/dev/fuse", os.O_RDWR)
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     options = f"fd={fd},rootmode=40000,user_id=0,group_id=0,allow_other".encode()
@@ -67,6 +71,8 @@ def serve(mountpoint: str) -> NoReturn:
             _reply(fd, unique, body=attr)
         elif opcode == FUSE_STATFS:
             pass  # never answered: this is the hang
+        elif opcode == FUSE_INTERRUPT and refuse_interrupts:
+            _reply(fd, unique, error=errno.ENOSYS)
         elif opcode in (FUSE_INTERRUPT, FUSE_DESTROY):
             pass  # no reply expected
         else:
@@ -74,4 +80,6 @@ def serve(mountpoint: str) -> NoReturn:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    arguments = sys.argv[1:]
+    refuse = "--no-interrupt" in arguments
+    serve(next(a for a in arguments if a != "--no-interrupt"), refuse_interrupts=refuse)
