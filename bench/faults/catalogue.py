@@ -45,6 +45,9 @@ class Fault:
     properties: tuple[str, ...] = ()  # systemd-run -p ...
     packages: tuple[str, ...] = ()  # Debian packages the container needs for it
     mountpoint: str = ""  # when set, a right-kind alert must carry this mountpoint label
+    # What the fault did, as node_exporter saw it: a PromQL expression and what it measures,
+    # whose highest value during the hold is reported (when Prometheus runs).
+    evidence: tuple[str, str] = ("", "")
 
     def right_kinds(self, system: str) -> frozenset[str]:
         if system == "prometheus":
@@ -66,6 +69,10 @@ FAULTS: tuple[Fault, ...] = (
         anomaly=CPU_SERIES,
         prometheus=PROM_CPU_ALERTS,
         packages=("stress-ng",),
+        evidence=(
+            '1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5s]))',
+            "CPU busy",
+        ),
     ),
     Fault(
         name="memory",
@@ -75,6 +82,10 @@ FAULTS: tuple[Fault, ...] = (
         anomaly=frozenset({"aiops_agent_memory_utilization_ratio"}),
         prometheus=frozenset(
             {"HostOutOfMemory", "HostMemoryUnderMemoryPressure", "HostOomKillDetected"}
+        ),
+        evidence=(
+            "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
+            "memory used",
         ),
     ),
     Fault(
@@ -86,6 +97,11 @@ FAULTS: tuple[Fault, ...] = (
         anomaly=frozenset(),
         prometheus=frozenset({"HostOutOfDiskSpace", "HostDiskWillFillIn24Hours"}),
         mountpoint="/srv/fill",
+        evidence=(
+            '1 - node_filesystem_avail_bytes{mountpoint="/srv/fill"}'
+            ' / node_filesystem_size_bytes{mountpoint="/srv/fill"}',
+            "space used",
+        ),
     ),
     Fault(
         name="inodes",
@@ -96,6 +112,11 @@ FAULTS: tuple[Fault, ...] = (
         anomaly=frozenset(),
         prometheus=frozenset({"HostOutOfInodes", "HostInodesWillFillIn24Hours"}),
         mountpoint="/srv/inodes",
+        evidence=(
+            '1 - node_filesystem_files_free{mountpoint="/srv/inodes"}'
+            ' / node_filesystem_files{mountpoint="/srv/inodes"}',
+            "inodes used",
+        ),
     ),
     Fault(
         name="io_writer",
@@ -117,6 +138,10 @@ FAULTS: tuple[Fault, ...] = (
             }
         ),
         packages=("fio",),
+        evidence=(
+            "sum(rate(node_disk_written_bytes_total[5s])) / 1e6",
+            "MB/s written",
+        ),
     ),
     Fault(
         name="net_flood",
@@ -128,6 +153,10 @@ FAULTS: tuple[Fault, ...] = (
         ),
         prometheus=frozenset({"HostUnusualNetworkThroughputIn", "HostUnusualNetworkThroughputOut"}),
         packages=("iperf3",),
+        evidence=(
+            'sum(rate(node_network_receive_bytes_total{device="flood0"}[5s])) / 1e6',
+            "MB/s received on flood0",
+        ),
     ),
     Fault(
         name="fd_leak",
@@ -137,6 +166,10 @@ FAULTS: tuple[Fault, ...] = (
         agent=frozenset(),
         anomaly=frozenset(),
         prometheus=frozenset({"HostFileDescriptorsRunningOut"}),
+        evidence=(
+            "node_filefd_allocated",
+            "file handles allocated",
+        ),
     ),
     Fault(
         name="fork_loop",
@@ -146,6 +179,10 @@ FAULTS: tuple[Fault, ...] = (
         agent=CPU_ALERTS,
         anomaly=CPU_SERIES,
         prometheus=PROM_CPU_ALERTS,
+        evidence=(
+            "node_load1",
+            "load1",
+        ),
     ),
     Fault(
         name="d_state",
@@ -155,6 +192,10 @@ FAULTS: tuple[Fault, ...] = (
         agent=frozenset({"HostLoadPerCore"}),
         anomaly=LOAD_SERIES,
         prometheus=frozenset({"HostSystemSaturation", "HostFilesystemDeviceError"}),
+        evidence=(
+            "node_load1",
+            "load1",
+        ),
     ),
 )
 
@@ -222,12 +263,10 @@ def fault(name: str) -> Fault:
 
 
 def packages(setting: Setting) -> tuple[str, ...]:
-    """Debian packages the host container needs beyond the molecule image."""
-    needed: set[str] = set()
-    for name in setting.faults:
-        needed.update(fault(name).packages)
-    if "prometheus" in setting.systems:
-        needed.add("prometheus-node-exporter")
-    if setting.background:
-        needed.add("logrotate")
-    return tuple(sorted(needed))
+    """Debian packages the host container needs beyond the molecule image: none for a setting
+    that uses none, else all that any setting uses (one derived image, cached by its tag)."""
+    used = [package for name in setting.faults for package in fault(name).packages]
+    if not (used or setting.background or "prometheus" in setting.systems):
+        return ()
+    everything = {package for item in FAULTS for package in item.packages}
+    return tuple(sorted(everything | {"prometheus-node-exporter", "logrotate"}))

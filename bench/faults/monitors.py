@@ -187,10 +187,17 @@ class PrometheusStack:
         self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
         log.close()
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    def query(self, expr: str, at: float) -> list[dict[str, Any]]:
+        params = {"query": expr, "time": f"{at:.3f}"}
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode(params)
         result: list[dict[str, Any]] = _get(url)["data"]["result"]
         return result
+
+    def peak(self, expr: str, start: float, end: float) -> float | None:
+        """Highest value of `expr` (one series) between start and end, at 1 s resolution."""
+        query = f"max(max_over_time(({expr})[{max(1, round(end - start))}s:1s]))"
+        result = self.query(query, end)
+        return float(result[0]["value"][1]) if result else None
 
     def close(self) -> None:
         for process in self.processes:

@@ -4,6 +4,7 @@ scraped by Prometheus with a widely used node rule set. See README.md beside thi
 
     python bench/faults/run.py [--setting full|smoke] [--faults cpu,memory] [--systems agent]
         [--out DIR]
+    python bench/faults/run.py --rescore bench/faults/results.json
 
 Needs root and podman. Writes results.json and RESULTS.md to --out (default: this directory for
 the full setting, bench/out/faults-<setting>/ otherwise).
@@ -115,6 +116,18 @@ def run_timeline(setting: Setting, host: hostlib.Host) -> dict[str, Any]:
     return timeline
 
 
+def add_evidence(stack: monitors.PrometheusStack, timeline: dict[str, Any]) -> None:
+    """How far each fault went, as node_exporter saw it: the peak of its evidence expression."""
+    for name, phase in timeline["faults"].items():
+        expr, what = catalogue.fault(name).evidence
+        try:
+            value = stack.peak(expr, phase["start"], phase["recovered"])
+        except (OSError, ValueError, KeyError) as error:
+            log(f"evidence for {name}: {error}")
+            continue
+        phase["evidence"] = {"what": what, "peak": value, "expr": expr}
+
+
 def git(*args: str) -> str:
     result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     return result.stdout.strip()
@@ -222,7 +235,7 @@ def report(
         "agent_config_extra": config_extra,
     }
     out.mkdir(parents=True, exist_ok=True)
-    document = {"meta": meta, "timeline": timeline, "result": result}
+    document = {"meta": meta, "timeline": timeline, "result": result, "notifications": records}
     (out / "results.json").write_text(json.dumps(document, indent=1) + "\n")
     (out / "RESULTS.md").write_text(score.render(result, meta))
     log(f"results: {out / 'RESULTS.md'}")
@@ -233,7 +246,20 @@ def report(
         )
 
 
+def rescore(path: Path) -> int:
+    """Score a saved results.json again (after a change to the scoring or the report)."""
+    document = json.loads(path.read_text())
+    meta, timeline, records = document["meta"], document["timeline"], document["notifications"]
+    document["result"] = score.score(records, timeline, tuple(meta["systems"]))
+    path.write_text(json.dumps(document, indent=1) + "\n")
+    (path.parent / "RESULTS.md").write_text(score.render(document["result"], meta))
+    log(f"rescored: {path.parent / 'RESULTS.md'}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--rescore"] and len(argv) == 2:
+        return rescore(Path(argv[1]))
     setting, out = parse(argv)
     run_id = secrets.token_hex(3)
     workdir = Path.home() / ".cache" / "aiops-agent" / "faults" / run_id
@@ -246,6 +272,9 @@ def main(argv: list[str]) -> int:
         config_extra = bring_up(setting, host, watchers)
         timeline = run_timeline(setting, host)
         records = watchers[0].snapshot()
+        for watcher in watchers:
+            if isinstance(watcher, monitors.PrometheusStack):
+                add_evidence(watcher, timeline)
     finally:
         for watcher in reversed(watchers):
             watcher.close()

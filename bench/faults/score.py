@@ -12,7 +12,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from catalogue import FAULTS, NOT_RUN, SYSTEM_TITLES, Fault, fault
+from catalogue import NOT_RUN, SYSTEM_TITLES, Fault, fault
 
 PATHS = {"/agent": "agent", "/agent-anomaly": "agent_anomaly", "/alertmanager": "prometheus"}
 
@@ -122,6 +122,7 @@ def score(
         item = fault(name)
         result["faults"][name] = {
             "title": item.title,
+            "evidence": phase.get("evidence"),
             "threshold": item.threshold,
             **{
                 system: score_fault(item, phase, system, eps[system], interval)
@@ -153,6 +154,16 @@ def _cell(row: dict[str, Any]) -> str:
     after = row["resolve_s"]
     tail = f"{resolved} {after:+.0f} s" if after is not None and row["all_resolved"] else resolved
     return f"{row['detection_s']:.0f} s: {row['first']}; {tail}"
+
+
+def _evidence(row: dict[str, Any]) -> str:
+    evidence = row.get("evidence")
+    if not evidence or evidence["peak"] is None:
+        return "-"
+    peak, what = evidence["peak"], evidence["what"]
+    if what.endswith("used") or what == "CPU busy":
+        return f"{what} {peak:.0%}"
+    return f"{peak:,.1f} {what}" if peak < 100 else f"{peak:,.0f} {what}"
 
 
 def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -217,15 +228,22 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "Time from injection to the first notification of the right kind, that alert, and the "
         "latest resolve of any alert that fired during the fault, counted from recovery (a "
-        "negative figure: it cleared before the fault was removed).",
+        "negative figure: it cleared before the fault was removed). Peak: the fault's highest "
+        "effect during its hold as node_exporter saw it (when Prometheus ran).",
         "",
-        "| fault | " + " | ".join(titles) + " |",
-        "|---|" + "---|" * len(systems),
+        "| fault | peak | " + " | ".join(titles) + " |",
+        "|---|---|" + "---|" * len(systems),
     ]
     for row in result["faults"].values():
-        lines.append(f"| {row['title']} | " + " | ".join(_cell(row[s]) for s in systems) + " |")
+        lines.append(
+            f"| {row['title']} | {_evidence(row)} | "
+            + " | ".join(_cell(row[s]) for s in systems)
+            + " |"
+        )
     for reason in NOT_RUN.values():
-        lines.append(f"| {reason.split(':')[0]} | " + " | ".join("not run" for _ in systems) + " |")
+        lines.append(
+            f"| {reason.split(':')[0]} | - | " + " | ".join("not run" for _ in systems) + " |"
+        )
     lines += ["", "## Alerts that fired during each fault", ""]
     for name, row in result["faults"].items():
         lines.append(f"- **{name}**")
@@ -241,11 +259,14 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
         stat = result["systems"][system]
         false = "; ".join(f"{a['alert']} at {a['at_s']:.0f} s" for a in stat["false_alerts"])
         lines.append(f"- {SYSTEM_TITLES[system]}: {false or 'no notification'}")
+        if stat["notifications_in_warmup"]:
+            warm = "; ".join(stat["notifications_in_warmup"])
+            lines.append(f"  - during the warm-up before it (not counted): {warm}")
     lines += ["", "## Not run", ""]
     lines += [f"- {reason}" for reason in NOT_RUN.values()]
-    lines += ["", "## Findings", "", *meta.get("findings", ["(none recorded)"]), ""]
+    lines += [
+        "",
+        "What these figures say: [README.md](README.md#findings-from-the-latest-run).",
+        "",
+    ]
     return "\n".join(lines)
-
-
-def known_faults() -> list[str]:
-    return [item.name for item in FAULTS]
