@@ -101,6 +101,13 @@ def ensure_image(packages: tuple[str, ...], env: dict[str, str], network: str) -
     return tag
 
 
+def _rmdir(path: Path) -> None:
+    """Remove a cgroup directory (and the empty ones podman left inside it)."""
+    for child in sorted(path.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            child.rmdir()
+
+
 class Host:
     """One host container, its network, LXCFS and loop file systems; `close` removes them all."""
 
@@ -129,13 +136,14 @@ class Host:
         mounts = [f"-v={self.lxcfs_dir}/proc/{name}:/proc/{name}:ro" for name in LXCFS_FILES]
         mounts.append(f"-v={self.lxcfs_dir}:{LXCFS_IN_HOST}:ro")  # for the agent's drop-in
         mounts += [f"-v={self.shm}/mnt/{name}:/srv/{name}" for name in FILESYSTEMS]
+        parent = self._cgroup_parent()
         self.cleanups.callback(self.podman, "rm", "-f", "-t", "2", self.name, check=False)
         self.podman(
             "run", "-d", "--name", self.name, "--hostname", "faults-host",
             "--network", self.network, "--label", LABEL, "--systemd=always",
             # SYS_ADMIN: systemd's sandboxing and the FUSE mount; NET_ADMIN: the flood's veth
             "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--device", "/dev/fuse",
-            "--cpus", "1", "--cpu-shares", "4096", f"--memory={MEMORY}",
+            "--cgroup-parent", parent, "--cpus", "1", f"--memory={MEMORY}",
             f"--memory-swap={MEMORY}", "--pids-limit", "4096",
             "--tmpfs", "/home:rw,size=16m", *mounts, image, "/sbin/init",
         )  # fmt: skip
@@ -156,6 +164,25 @@ class Host:
 
     def close(self) -> None:
         self.cleanups.close()
+
+    def _cgroup_parent(self) -> str:
+        """A cgroup of its own at the top, weighted like 8 ordinary processes: on a busy shared
+        machine the host still gets the 1 CPU its quota allows, as a VM gets its vCPU. The
+        quota keeps it from taking more, so the rest of the machine keeps the other CPUs."""
+        parent = f"/{self.name}"
+        v1 = Path("/sys/fs/cgroup/cpu")
+        if (v1 / "cpu.shares").exists():
+            for controller in sorted(Path("/sys/fs/cgroup").iterdir()):
+                if (controller / "cgroup.procs").exists() and controller.name != "unified":
+                    (controller / self.name).mkdir(exist_ok=True)
+                    self.cleanups.callback(_rmdir, controller / self.name)
+            (v1 / self.name / "cpu.shares").write_text("8192")
+        else:
+            (Path("/sys/fs/cgroup") / self.name).mkdir(exist_ok=True)
+            self.cleanups.callback(_rmdir, Path("/sys/fs/cgroup") / self.name)
+            with contextlib.suppress(OSError):
+                (Path("/sys/fs/cgroup") / self.name / "cpu.weight").write_text("800")
+        return parent
 
     def _start_lxcfs(self) -> None:
         self.lxcfs_dir.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ repo's node rule set, every duration divided by the time scale."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import re
 import socket
@@ -193,6 +194,10 @@ class PrometheusStack:
         result: list[dict[str, Any]] = _get(url)["data"]["result"]
         return result
 
+    def alerts(self) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = _get(f"{self.url}/api/v1/alerts")["data"]["alerts"]
+        return alerts
+
     def peak(self, expr: str, start: float, end: float) -> float | None:
         """Highest value of `expr` (one series) between start and end, at 1 s resolution."""
         query = f"max(max_over_time(({expr})[{max(1, round(end - start))}s:1s]))"
@@ -207,3 +212,50 @@ class PrometheusStack:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _epoch(text: str) -> float:
+    """RFC 3339 as the agent and Prometheus write it (nanoseconds and 'Z' included)."""
+    head, _, rest = text.rstrip("Z").partition(".")
+    whole = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc)
+    fraction = float("0." + rest.split("+")[0]) if rest else 0.0
+    return whole.timestamp() + fraction
+
+
+class OnsetPoller:
+    """Every `period` seconds, the alerts each system holds (pending or firing) and their
+    activeAt: when the condition began, which the notifications do not carry. Lets the report
+    split a detection into the time the fault took to cross a level and the time after that."""
+
+    def __init__(self, fetch: Any, period: float = 2.0) -> None:
+        self.fetch = fetch  # callable: {system: the alerts of its /api/v1/alerts}
+        self.period = period
+        self.seen: dict[str, dict[str, dict[str, Any]]] = {}
+        self.stopping = threading.Event()
+        self.errors = 0
+        self.last_error = ""
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.period):
+            try:
+                found = self.fetch()
+            except Exception as error:  # a missed poll only loses precision
+                self.errors += 1
+                self.last_error = repr(error)[:300]
+                continue
+            for system, alerts in found.items():
+                for alert in alerts:
+                    labels = alert["labels"]
+                    key = json.dumps(labels, sort_keys=True) + alert["activeAt"]
+                    self.seen.setdefault(system, {}).setdefault(
+                        key, {"labels": labels, "active_at": _epoch(alert["activeAt"])}
+                    )
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(30)
+
+    def onsets(self) -> dict[str, list[dict[str, Any]]]:
+        return {system: list(alerts.values()) for system, alerts in self.seen.items()}

@@ -148,6 +148,9 @@ def parse(argv: list[str]) -> tuple[Setting, Path]:
     parser.add_argument("--faults", help="comma-separated subset, e.g. cpu,disk_fill")
     parser.add_argument("--systems", help="comma-separated subset of " + ",".join(SYSTEMS))
     parser.add_argument("--baseline", type=float, help="seconds of quiet baseline")
+    parser.add_argument("--hold", type=float, help="seconds each fault is held")
+    parser.add_argument("--recovery", type=float, help="seconds watched after each recovery")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the baselines' warm-up")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     setting = SETTINGS[args.setting]
@@ -164,8 +167,11 @@ def parse(argv: list[str]) -> tuple[Setting, Path]:
         if unknown:
             parser.error(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
         setting = dataclasses.replace(setting, systems=systems)
-    if args.baseline is not None:
-        setting = dataclasses.replace(setting, baseline=args.baseline)
+    for name in ("baseline", "hold", "recovery"):
+        if getattr(args, name) is not None:
+            setting = dataclasses.replace(setting, **{name: getattr(args, name)})
+    if args.no_warmup:
+        setting = dataclasses.replace(setting, warmup=False)
     if os.geteuid() != 0:
         parser.error("needs root (podman, loop mounts, LXCFS)")
     default_out = (
@@ -193,6 +199,7 @@ def bring_up(setting: Setting, host: hostlib.Host, recorder_stack: list[Any]) ->
     if "agent_anomaly" in setting.systems:
         variant = anomaly_variant(hostlib.read_config(host), f"{recorder.url}/agent-anomaly")
         hostlib.start_anomaly_agent(host, variant)
+    stack = None
     if "prometheus" in setting.systems:
         host.wait_http("http://127.0.0.1:9100/metrics")
         stack = monitors.PrometheusStack(
@@ -200,8 +207,31 @@ def bring_up(setting: Setting, host: hostlib.Host, recorder_stack: list[Any]) ->
         )
         recorder_stack.append(stack)
         stack.start()
+    recorder_stack.append(monitors.OnsetPoller(lambda: fetch_alerts(host, setting, stack)))
     log("everything is up")
     return config_extra
+
+
+AGENT_PORTS = {"agent": 9877, "agent_anomaly": 9878}
+
+
+def fetch_alerts(
+    host: hostlib.Host, setting: Setting, stack: monitors.PrometheusStack | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Each system's pending and firing alerts (one podman exec for both agents)."""
+    systems = [system for system in AGENT_PORTS if system in setting.systems]
+    script = "; echo; ".join(
+        f"curl -s -m 2 http://127.0.0.1:{AGENT_PORTS[system]}/api/v1/alerts" for system in systems
+    )
+    output = host.shell(script, timeout=10)
+    documents = [line for line in output.splitlines() if line.strip()]
+    found = {
+        system: json.loads(document)["data"]["alerts"]
+        for system, document in zip(systems, documents)
+    }
+    if stack is not None:
+        found["prometheus"] = stack.alerts()
+    return found
 
 
 def report(
@@ -275,6 +305,10 @@ def main(argv: list[str]) -> int:
         for watcher in watchers:
             if isinstance(watcher, monitors.PrometheusStack):
                 add_evidence(watcher, timeline)
+            if isinstance(watcher, monitors.OnsetPoller):
+                watcher.close()
+                timeline["onsets"] = watcher.onsets()
+                timeline["onset_poll_errors"] = [watcher.errors, watcher.last_error]
     finally:
         for watcher in reversed(watchers):
             watcher.close()

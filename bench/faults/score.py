@@ -65,20 +65,40 @@ def right_kind(episode: Episode, item: Fault, system: str) -> bool:
     )
 
 
+def onset_of(episode: Episode, onsets: list[dict[str, Any]]) -> float | None:
+    """When the condition of the episode's alert began (its latest activeAt before it fired)."""
+    times = [
+        onset["active_at"]
+        for onset in onsets
+        if onset["labels"] == episode.labels and onset["active_at"] <= episode.fired
+    ]
+    return max(times) if times else None
+
+
 def score_fault(
-    item: Fault, phase: dict[str, float], system: str, eps: list[Episode], interval: float
+    item: Fault,
+    phase: dict[str, float],
+    system: str,
+    eps: list[Episode],
+    onsets: list[dict[str, Any]],
 ) -> dict[str, Any]:
     start, recovered, end = phase["start"], phase["recovered"], phase["end"]
     inside = [e for e in eps if start <= e.fired < end]
     right = [e for e in inside if right_kind(e, item, system)]
     first = right[0] if right else None
+    onset = None if first is None else onset_of(first, onsets)
     resolve_after = [
         None if e.resolved is None else round(e.resolved - recovered, 1) for e in inside
     ]
     return {
         "detected": first is not None,
         "detection_s": None if first is None else round(first.fired - start, 1),
-        "detection_intervals": None if first is None else round((first.fired - start) / interval),
+        # the condition began (activeAt) this long after injection, and was notified this long
+        # after it began (the rule's `for`, evaluation and delivery)
+        "condition_s": None if onset is None else round(onset - start, 1),
+        "after_condition_s": None
+        if onset is None or first is None
+        else round(first.fired - onset, 1),
         "first": None if first is None else first.brief(),
         "right_kinds": sorted(item.right_kinds(system)),
         "alerts": [
@@ -99,7 +119,8 @@ def score(
     records: list[dict[str, Any]], timeline: dict[str, Any], systems: tuple[str, ...]
 ) -> dict[str, Any]:
     eps = episodes(records)
-    interval, scale = timeline["interval"], timeline["time_scale"]
+    scale = timeline["time_scale"]
+    onsets = timeline.get("onsets", {})
     base = timeline["baseline"]
     hours = (base["end"] - base["start"]) / 3600
     result: dict[str, Any] = {"systems": {}, "faults": {}}
@@ -125,7 +146,7 @@ def score(
             "evidence": phase.get("evidence"),
             "threshold": item.threshold,
             **{
-                system: score_fault(item, phase, system, eps[system], interval)
+                system: score_fault(item, phase, system, eps[system], onsets.get(system, []))
                 for system in systems
             },
         }
@@ -136,7 +157,14 @@ def score(
             for name in timeline["faults"]
             if result["faults"][name]["threshold"] and result["faults"][name][system]["detected"]
         ]
+        after = [
+            result["faults"][name][system]["after_condition_s"]
+            for name in timeline["faults"]
+            if result["faults"][name]["threshold"]
+            and result["faults"][name][system]["after_condition_s"] is not None
+        ]
         result["systems"][system].update(
+            median_after_condition_threshold_s=statistics.median(after) if after else None,
             detected=sum(row["detected"] for row in rows),
             faults=len(rows),
             median_detection_threshold_s=statistics.median(threshold) if threshold else None,
@@ -153,7 +181,10 @@ def _cell(row: dict[str, Any]) -> str:
     resolved = "resolved" if row["all_resolved"] else "**not all resolved**"
     after = row["resolve_s"]
     tail = f"{resolved} {after:+.0f} s" if after is not None and row["all_resolved"] else resolved
-    return f"{row['detection_s']:.0f} s: {row['first']}; {tail}"
+    split = ""
+    if row.get("after_condition_s") is not None:
+        split = f" (level crossed at {row['condition_s']:.0f} s, +{row['after_condition_s']:.0f} s)"
+    return f"{row['detection_s']:.0f} s{split}: {row['first']}; {tail}"
 
 
 def _evidence(row: dict[str, Any]) -> str:
@@ -209,6 +240,18 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
         + " |"
     )
     lines.append(
+        "| median time from the level's crossing (activeAt) to the notification, threshold "
+        "faults | "
+        + " | ".join(
+            "-"
+            if s["median_after_condition_threshold_s"] is None
+            else f"{s['median_after_condition_threshold_s']:.0f} s "
+            f"({s['median_after_condition_threshold_s'] / meta['interval']:.0f} intervals)"
+            for s in stats
+        )
+        + " |"
+    )
+    lines.append(
         "| false notifications, quiet baseline | "
         + " | ".join(
             f"{s['false_notifications']} in {s['baseline_host_hours']:g} host-hours "
@@ -226,7 +269,9 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "## Per fault",
         "",
-        "Time from injection to the first notification of the right kind, that alert, and the "
+        "Time from injection to the first notification of the right kind (in brackets: when its "
+        "condition began, from the alert's activeAt, and how long after that it was notified), "
+        "that alert, and the "
         "latest resolve of any alert that fired during the fault, counted from recovery (a "
         "negative figure: it cleared before the fault was removed). Peak: the fault's highest "
         "effect during its hold as node_exporter saw it (when Prometheus ran).",
