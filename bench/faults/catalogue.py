@@ -160,7 +160,7 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         name="fd_leak",
-        title="File descriptor leak up to the process limit (65536, then EMFILE)",
+        title="File descriptor leak until the process limit refuses more (EMFILE)",
         command="python3 /opt/faults/fdleak.py --ramp-seconds {ramp}",
         properties=("LimitNOFILE=65536",),
         agent=frozenset(),

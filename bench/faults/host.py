@@ -28,12 +28,17 @@ ROOT = HERE.parents[1]
 BASE_IMAGE = "localhost/aiops-debian-systemd:bookworm"
 DERIVED_IMAGE = "localhost/aiops-faults-host"
 LXCFS_FILES = ("cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime")
+LXCFS_CPUS = "sys/devices/system/cpu"  # its "online" says how many CPUs the host has
 LXCFS_IN_HOST = "/var/lib/lxcfs"  # where LXD and Incus put it too
 # The role's sandbox (ProtectKernelTunables, ProtectControlGroups) gives the agent a /proc of its
 # own, without the files LXCFS lays over the container's: bind them back into it. On a VM there
 # is nothing to bind and the role's unit is used as it is.
-AGENT_DROPIN = "[Service]\n" + "".join(
-    f"BindReadOnlyPaths={LXCFS_IN_HOST}/proc/{name}:/proc/{name}\n" for name in LXCFS_FILES
+AGENT_DROPIN = (
+    "[Service]\n"
+    + "".join(
+        f"BindReadOnlyPaths={LXCFS_IN_HOST}/proc/{name}:/proc/{name}\n" for name in LXCFS_FILES
+    )
+    + f"BindReadOnlyPaths={LXCFS_IN_HOST}/{LXCFS_CPUS}:/{LXCFS_CPUS}\n"
 )
 LABEL = "io.aiops-agent.faults=1"
 MEMORY = "1g"
@@ -134,6 +139,7 @@ class Host:
         self._start_lxcfs()
         self._make_filesystems()
         mounts = [f"-v={self.lxcfs_dir}/proc/{name}:/proc/{name}:ro" for name in LXCFS_FILES]
+        mounts.append(f"-v={self.lxcfs_dir}/{LXCFS_CPUS}:/{LXCFS_CPUS}:ro")
         mounts.append(f"-v={self.lxcfs_dir}:{LXCFS_IN_HOST}:ro")  # for the agent's drop-in
         mounts += [f"-v={self.shm}/mnt/{name}:/srv/{name}" for name in FILESYSTEMS]
         parent = self._cgroup_parent()
