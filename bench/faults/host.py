@@ -183,6 +183,9 @@ class Host:
                     (controller / self.name).mkdir(exist_ok=True)
                     self.cleanups.callback(_rmdir, controller / self.name)
             (v1 / self.name / "cpu.shares").write_text("8192")
+            # runc adds the container to the cgroup v2 "unified" hierarchy of a hybrid host too
+            unified = Path("/sys/fs/cgroup/unified") / self.name
+            self.cleanups.callback(_rmdir, unified)
         else:
             (Path("/sys/fs/cgroup") / self.name).mkdir(exist_ok=True)
             self.cleanups.callback(_rmdir, Path("/sys/fs/cgroup") / self.name)
