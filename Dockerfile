@@ -10,7 +10,7 @@
 # only: no shell is needed to start or health-check the agent.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# ---- builder: a wheelhouse of the agent and its dependencies --------------------------------
+# ---- builder: a wheelhouse of the agent and its locked dependencies ---------------------------
 # checkov:skip=CKV_DOCKER_7: the base is the ARG above, whose default carries a version tag (3.11-slim-bookworm); checkov does not resolve ARG defaults
 FROM ${BASE_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -21,13 +21,22 @@ RUN python3 -m venv /build-venv
 WORKDIR /src
 # README.md is the package's long description (pyproject.toml readme); the glob keeps a checkout
 # without it buildable.
-COPY pyproject.toml README.md* LICENSE ./
+COPY pyproject.toml README.md* LICENSE requirements-runtime.lock requirements-build.lock ./
 COPY agent/ agent/
+# Every file pip fetches is checked against the locks' sha256 (--require-hashes): the build
+# backend (requirements-build.lock, put where build isolation finds it instead of the index) and
+# the runtime dependencies (requirements-runtime.lock). Wheels only: the official bases have them.
 # Behind a TLS-intercepting proxy, pass its CA bundle as a build secret (never stored in a layer):
 #   podman build --secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt ...
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && /build-venv/bin/pip wheel --wheel-dir /wheelhouse .
+    && /build-venv/bin/pip download --require-hashes --only-binary=:all: --dest /build-wheels \
+        --requirement requirements-build.lock \
+    && /build-venv/bin/pip wheel --no-deps --no-index --find-links /build-wheels \
+        --wheel-dir /wheelhouse . \
+    && /build-venv/bin/pip download --require-hashes --only-binary=:all: --dest /wheelhouse \
+        --requirement requirements-runtime.lock \
+    && cp requirements-runtime.lock /wheelhouse/
 
 # ---- runtime: the wheelhouse installed into a venv, nothing else -----------------------------
 FROM ${BASE_IMAGE} AS runtime
@@ -50,11 +59,16 @@ ENV PATH=/opt/aiops-agent/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# Install from the builder's wheelhouse only (--no-index: nothing is fetched at this stage), then
+# Install from the builder's wheelhouse only (--no-index: nothing is fetched at this stage): the
+# dependencies checked against the lock's hashes once more, then the agent's own wheel (built
+# above, so no hash is known in advance) and `pip check` that nothing it needs is missing. Then
 # remove pip and setuptools from the venv: the running agent installs nothing.
 RUN --mount=type=bind,from=builder,source=/wheelhouse,target=/wheelhouse \
     python3 -m venv /opt/aiops-agent/venv \
-    && /opt/aiops-agent/venv/bin/pip install --no-index --find-links /wheelhouse aiops-agent \
+    && /opt/aiops-agent/venv/bin/pip install --no-index --find-links /wheelhouse --require-hashes \
+        --requirement /wheelhouse/requirements-runtime.lock \
+    && /opt/aiops-agent/venv/bin/pip install --no-index --no-deps /wheelhouse/aiops_agent-*.whl \
+    && /opt/aiops-agent/venv/bin/pip check \
     && /opt/aiops-agent/venv/bin/python -m pip uninstall --yes pip setuptools \
     && groupadd --gid 65532 aiops \
     && useradd --no-log-init --uid 65532 --gid 65532 --home-dir /var/lib/aiops-agent \

@@ -119,9 +119,9 @@ up() {
 }
 
 down() {
-    local names
-    names=$(podman ps -a --filter "label=$label" --format '{{.Names}}')
-    [ -n "$names" ] && podman rm -f -t 2 $names >/dev/null
+    local names=()
+    mapfile -t names < <(podman ps -a --filter "label=$label" --format '{{.Names}}')
+    [ ${#names[@]} -gt 0 ] && podman rm -f -t 2 "${names[@]}" >/dev/null
     podman network exists "$network" && podman network rm "$network" >/dev/null
     rm -rf "$fleet_dir/inventory"
     echo "fleet: down"

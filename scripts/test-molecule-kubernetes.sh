@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Kubernetes deliverables end to end, from a fresh Debian 12 machine: Debian packages (podman
-# and its helpers, via scripts/setup.sh) when missing, the Python tools (requirements-dev.txt,
+# and its helpers, via scripts/setup.sh) when missing, the Python tools (requirements-dev.lock,
 # into the Python on PATH: put the repo's venv first), the Debian base image and the agent image
 # (both cached by tag), yamllint, ansible-lint, hadolint, then `molecule test -s kubernetes`
 # (render both workload modes, schemas, checkov, Pod Security Standards, podman kube play +
@@ -12,7 +12,7 @@ started=$SECONDS
 
 # catatonit (podman kube play's pause image) and podman's other helpers come from setup.sh.
 scripts/setup.sh --system podman
-python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+python3 -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
 
 # shellcheck source=scripts/podman-env.sh
 source scripts/podman-env.sh

@@ -2,7 +2,8 @@
 # Build the agent image from the repo's Dockerfile on the locally made Debian base
 # (scripts/build-python-base.sh), tagged localhost/aiops-agent:<version> (the image converge.yml
 # names; AIOPS_IMAGE_REPOSITORY changes the repository for both) and localhost/aiops-agent:src-<hash>. Cached by that hash of the build inputs (base
-# image, Dockerfile, .dockerignore, pyproject.toml, README.md, LICENSE, agent/): unchanged inputs, no build.
+# image, Dockerfile, .dockerignore, pyproject.toml, README.md, LICENSE, the locks, agent/): unchanged
+# inputs, no build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -18,7 +19,8 @@ bash scripts/build-python-base.sh "$base"
 hash="$(
     {
         podman image inspect --format '{{.Id}}' "$base"
-        find Dockerfile .dockerignore pyproject.toml README.md LICENSE agent -type f \
+        find Dockerfile .dockerignore pyproject.toml README.md LICENSE requirements-runtime.lock \
+            requirements-build.lock agent -type f \
             ! -path '*/__pycache__/*' ! -path '*.egg-info/*' ! -name '*.pyc' 2>/dev/null \
             | LC_ALL=C sort | xargs sha256sum
     } | sha256sum | cut -c1-12

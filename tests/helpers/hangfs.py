@@ -4,10 +4,14 @@ no fusepy): it answers INIT, GETATTR and anything else with ENOSYS, and keeps ev
 pending until it is killed, when the kernel aborts the connection and the stuck callers get
 ENOTCONN. Needs root (mount(2)).
 
-    python -m tests.helpers.hangfs MOUNTPOINT [LOG]   # prints "ready" once mounted
+    python -m tests.helpers.hangfs [--no-interrupt] MOUNTPOINT [LOG]   # prints "ready" once mounted
 
 With LOG, every STATFS request appends a line "statfs PID" to it, so a test can count how often a
 caller tried the hung mount.
+
+With --no-interrupt it refuses FUSE_INTERRUPT (ENOSYS), as a server that cannot cancel requests
+does; the kernel then stops interrupting and waits for answers uninterruptibly, so the callers sit
+in D state (killable, like a hard NFS mount): bench/faults uses that for its D-state fault.
 
 Stop it with SIGTERM, then `umount -l MOUNTPOINT`.
 """
@@ -43,7 +47,7 @@ def _reply(fd: int, unique: int, error: int = 0, body: bytes = b"") -> None:
         os.write(fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), -error, unique) + body)
 
 
-def serve(mountpoint: str, log: str = "") -> NoReturn:
+def serve(mountpoint: str, log: str = "", refuse_interrupts: bool = False) -> NoReturn:
     fd = os.open("/dev/fuse", os.O_RDWR)
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     options = f"fd={fd},rootmode=40000,user_id=0,group_id=0,allow_other".encode()
@@ -73,6 +77,8 @@ def serve(mountpoint: str, log: str = "") -> NoReturn:
                 caller = IN_HEADER.unpack_from(request)[6]
                 with open(log, "a", encoding="ascii") as handle:
                     handle.write(f"statfs {caller}\n")
+        elif opcode == FUSE_INTERRUPT and refuse_interrupts:
+            _reply(fd, unique, error=errno.ENOSYS)
         elif opcode in (FUSE_INTERRUPT, FUSE_DESTROY):
             pass  # no reply expected
         else:
@@ -80,4 +86,6 @@ def serve(mountpoint: str, log: str = "") -> NoReturn:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
+    refuse = "--no-interrupt" in sys.argv[1:]
+    positional = [a for a in sys.argv[1:] if a != "--no-interrupt"]
+    serve(positional[0], positional[1] if len(positional) > 1 else "", refuse_interrupts=refuse)

@@ -101,7 +101,8 @@ def build_upgrade_wheel() -> None:
             path.write_text(text)
         subprocess.run(
             ["python3", str(ROLE_FILES / "build_wheelhouse.py"), "--wheelhouse",
-             str(EPHEMERAL / "wheelhouse"), "--source", str(copy)],
+             str(EPHEMERAL / "wheelhouse"), "--lock", str(copy / "requirements-runtime.lock"),
+             "--source", str(copy)],
             check=True, capture_output=True, text=True,
         )
 

@@ -1,0 +1,5 @@
+#!/bin/bash
+# A runaway fork loop, bounded: every process forks two more and waits, until the user's process
+# limit (RLIMIT_NPROC, set by the caller) refuses forks; bash then retries each failed fork.
+f() { f & f & wait; }
+f
