@@ -147,6 +147,9 @@ def test_the_agent_wheel_builds_from_the_installed_collection(
         str(collection / "roles" / "aiops_agent" / "files" / "build_wheelhouse.py"),
         "--wheelhouse",
         str(tmp_path / "wheelhouse"),
+        # The role passes the lock shipped in the collection, as here.
+        "--lock",
+        str(collection / "requirements-runtime.lock"),
         "--source",
         str(collection),
     )
