@@ -90,7 +90,7 @@ class BoxMemory:
         self._hi = bytearray(dims * capacity)
         self._count = 0
         self._clock = 0
-        self._stamps = array("H", bytes(2 * capacity))
+        self._stamps = array("H", [0]) * capacity  # exact size: no over-allocation
 
     def __len__(self) -> int:
         return self._count

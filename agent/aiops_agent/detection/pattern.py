@@ -164,7 +164,7 @@ class PatternDetector:
         levels: int = 80,
         shape_levels: int = 50,
         vigilance: float = 0.87,
-        capacity: int = 384,
+        capacity: int = 352,
         range_margin: float = 0.01,
         history: int = 1200,
         holdoff: int = 150,
@@ -191,14 +191,14 @@ class PatternDetector:
         self._sub_n = 0  # the sub-bucket being filled
         self._sub_sum = self._sub_max = self._sub_min = 0.0
         # (sum, max, min) of the last `bucket` sub-buckets, oldest first.
-        self._subs = array("d", bytes(8 * 3 * self._bucket))
+        self._subs = array("d", [0.0]) * (3 * self._bucket)
         self._subs_fill = 0
         self._bucket_ma = 0.0  # smoothed bucket mean: which extreme is the spike
         # Bucket values, one per evaluation, enough for `window` buckets `bucket` apart.
-        self._ring = array("d", bytes(8 * (self._bucket * (self._window - 1) + 1)))
+        self._ring = array("d", [0.0]) * (self._bucket * (self._window - 1) + 1)
         self._ring_pos = self._ring_fill = 0
         self._lo = self._hi = 0.0  # range of bucket values (level features)
-        self._nov_ring = array("B", bytes(self._history))  # recent novelties, quantised
+        self._nov_ring = array("B", [0]) * self._history  # recent novelties, quantised
         self._nov_pos = self._nov_fill = 0
         self._nov_sum = self._nov_sq = 0  # exact integer sums over the ring
         self._quiet = self._holdoff * self._stride + 1  # samples since the last alert
