@@ -3,7 +3,7 @@
 1. Imports: `python -X importtime` of a real `aiops-agent run` (the default config, so whatever
    plugins it loads count), repeated; the modules with the largest self time; the stdlib modules
    it loads and what each costs in RSS on its own (over a psutil+yaml base).
-2. Collection: the agent built in-process with the default config and `_cycle()` run repeatedly:
+2. Collection: the agent built in-process with the default config and `cycle()` run repeatedly:
    wall time per cycle and per collector, render time, allocations per cycle (tracemalloc), and a
    cProfile of the cycles (functions by own time).
 3. Repeated reads: strace of a running agent (interval 1 s): files opened per collection, and
@@ -256,9 +256,9 @@ def import_rss(stdlib_top: list[str]) -> dict[str, Any]:
     agent_all = rss_of(
         "import yaml\nfrom aiops_agent.cli import main\nfrom aiops_agent.agent import Agent\n"
         "from aiops_agent.config import load_config\n"
-        "from aiops_agent.plugins import load_plugins\n"
+        "from aiops_agent.pluginhost import load_plugins\n"
         "from aiops_agent.collectors import build_collectors\n"
-        "from aiops_agent.host import HostPaths\n"
+        "from aiops_agent.collectors.host import HostPaths\n"
         "c = load_config(None)\nbuild_collectors(c.collectors, HostPaths.under('/'))\n"
         "import tempfile\nload_plugins(c, tempfile.mkdtemp())"
     )
@@ -307,13 +307,13 @@ config_path, cycles = sys.argv[1], int(sys.argv[2])
 CURVE = [int(x) for x in sys.argv[3].split(",")]
 agent = Agent(load_config(config_path, required=True), config_path)
 for _ in range(3):
-    agent._cycle()
+    agent.cycle()
 walls, renders, per = [], [], {}
 for _ in range(cycles):
     t = time.perf_counter()
-    agent._cycle()
+    agent.cycle()
     walls.append(time.perf_counter() - t)
-    for name, st in agent._collector_stats.items():
+    for name, st in agent.stats.collectors.items():
         per.setdefault(name, []).append(st.duration)
     t = time.perf_counter()
     agent._render()
@@ -323,10 +323,10 @@ tracemalloc.start(25)
 before = tracemalloc.take_snapshot()
 base_current = tracemalloc.get_traced_memory()[0]
 tracemalloc.reset_peak()
-agent._cycle()
+agent.cycle()
 peak = tracemalloc.get_traced_memory()[1] - base_current
 for _ in range(9):
-    agent._cycle()
+    agent.cycle()
 gc.collect()
 after = tracemalloc.take_snapshot()
 growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
@@ -338,7 +338,7 @@ tracemalloc.stop()
 profiler = cProfile.Profile()
 profiler.enable()
 for _ in range(cycles):
-    agent._cycle()
+    agent.cycle()
 profiler.disable()
 stats = pstats.Stats(profiler)
 total = sum(v[2] for v in stats.stats.values())
@@ -358,12 +358,12 @@ done = 3 + 2 * cycles + 10
 memory_curve = [{"cycles": done, "rss_kib": rss_kib(), "gc_objects": len(gc.get_objects())}]
 for target in CURVE:
     while done < target:
-        agent._cycle()
+        agent.cycle()
         done += 1
     gc.collect()
     memory_curve.append({"cycles": done, "rss_kib": rss_kib(), "gc_objects": len(gc.get_objects())})
 walls.sort(); renders.sort()
-page = agent._page
+page = agent._page.body
 print(json.dumps({
     "cycles": cycles,
     "cycle_ms_median": 1e3 * walls[len(walls) // 2],

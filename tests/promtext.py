@@ -10,13 +10,14 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tests.helpers.ports import listening_port
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -140,6 +141,20 @@ def parse(text: str) -> dict[str, Family]:
     return families
 
 
+def value(text: str, name: str, **labels: str) -> float | None:
+    """The value of the one sample named `name` on a page whose labels include `labels`; None when
+    there is none, an error when there are several."""
+    family = parse(text).get(name)
+    found = [
+        s.value
+        for s in (family.samples if family else [])
+        if s.name == name and labels.items() <= s.label_dict.items()
+    ]
+    if len(found) > 1:
+        raise ValueError(f"{len(found)} samples of {name} match {labels}")
+    return found[0] if found else None
+
+
 def series(families: dict[str, Family]) -> dict[tuple[str, Labels], float]:
     """Every sample keyed by (sample name, labels)."""
     return {(s.name, s.labels): s.value for f in families.values() for s in f.samples}
@@ -149,12 +164,6 @@ def series(families: dict[str, Family]) -> dict[tuple[str, Labels], float]:
 
 
 NODE_EXPORTER_NAMES = ("prometheus-node-exporter", "node_exporter")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def require_binary(names: Sequence[str], package: str) -> str:
@@ -250,18 +259,17 @@ def node_exporter(
     binary: str | None = None,
     extra_flags: Sequence[str] = (),
 ) -> Iterator[str]:
-    """A node_exporter (this host's, unless `binary` names another) on a free loopback port;
-    yields its /metrics URL."""
+    """A node_exporter (this host's, unless `binary` names another) on a loopback port the kernel
+    picks; yields its /metrics URL."""
     binary = binary or require_binary(NODE_EXPORTER_NAMES, "prometheus-node-exporter")
-    port = free_port()
-    flags = node_exporter_flags(port, same_filters=same_filters, processes=processes)
+    flags = node_exporter_flags(0, same_filters=same_filters, processes=processes)
     process = subprocess.Popen(
         [binary, *flags, *extra_flags],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}/metrics"
     try:
+        url = f"http://127.0.0.1:{listening_port(process, 'node_exporter')}/metrics"
         _wait_for(url, process, "node_exporter")
         yield url
     finally:

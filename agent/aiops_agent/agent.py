@@ -1,41 +1,40 @@
 """The long-running agent: a collection loop on a fixed cadence, the latest snapshot kept in memory
-and served over HTTP, plugins fed after each collection, reloads on SIGHUP and a clean stop on
-SIGTERM. Scrapes read the rendered page; they never trigger a collection."""
+and served over HTTP (routes.py), plugins fed after each collection (pluginhost.py), reloads on
+SIGHUP and a clean stop on SIGTERM. Scrapes read the rendered page; they never trigger a
+collection."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import signal
 import threading
 import time
-import zlib
 from typing import Any, Optional
 
 from aiops_agent import __version__
-from aiops_agent.collectors import Collector, build_collectors
+from aiops_agent.base import logs
+from aiops_agent.base.lazy import LazyRegistry
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily, Snapshot
+from aiops_agent.base.naming import host_name
+from aiops_agent.collectors import Collector, build_collectors, collect_once
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import Config, ConfigError, load_config
-from aiops_agent.exposition import CONTENT_TYPE, render
-from aiops_agent.host import HostPaths
+from aiops_agent.config.keys import restart_changes
+from aiops_agent.exposition import render
 from aiops_agent.httpserver import HttpServer
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
-from aiops_agent.plugins import Plugin, Request, Response, load_plugins
-from aiops_agent.selfmetrics import ProcessMetrics, build_info, scrape_collector_families
+from aiops_agent.pluginhost import PluginHost
+from aiops_agent.plugins import AgentContext
+from aiops_agent.routes import Endpoints, MetricsPage
+from aiops_agent.selfmetrics import LoopStats, ProcessMetrics, basic_auth_families
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
-from aiops_agent.webconfig import AUTH_RESULTS, WebSecurity, load_security
+from aiops_agent.webconfig import WebSecurity, load_security
 
 log = logging.getLogger("aiops_agent")
 
 HEALTHY_INTERVALS = 3  # /healthz fails when no collection finished within this many intervals
-COMPAT_PREFIX, OWN_HOST_PREFIX = "node_", "aiops_host_"
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z][a-z])")
-# promtool reads "sec" as an abbreviated unit and flags "bits" as not a base unit (the entropy
-# families' help says they count bits).
-_SPELLED_OUT = {"sec": "secondary", "bits": ""}
 
 
 def default_state_dir() -> str:
@@ -47,94 +46,45 @@ def default_state_dir() -> str:
     return os.path.join(base, "aiops-agent")
 
 
-class CollectorStats:
-    __slots__ = ("duration", "errors", "success")
-
-    def __init__(self) -> None:
-        self.duration = 0.0
-        self.success = 0.0
-        self.errors = 0
-
-
-def collect_once(
-    collectors: list[Collector],
-    stats: dict[str, CollectorStats],
-    errors_log: RateLimitedLog,
-    compat_names: bool,
-) -> list[MetricFamily]:
-    """Run every collector, isolating failures: one that raises is counted and logged, the
-    others still publish."""
-    families: list[MetricFamily] = []
-    for collector in collectors:
-        entry = stats.setdefault(collector.name, CollectorStats())
-        started = time.perf_counter()
-        try:
-            produced = collector.collect()
-            entry.success = 1.0
-        except Exception as error:  # any failure of one collector, by design
-            produced = []
-            entry.success = 0.0
-            entry.errors += 1
-            errors_log.error(
-                collector.name,
-                "collector failed",
-                collector=collector.name,
-                error=f"{type(error).__name__}: {error}",
-            )
-        entry.duration = time.perf_counter() - started
-        families.extend(produced)
-    if not compat_names:
-        families = [
-            family._replace(name=own_host_name(family.name, family.kind))
-            if family.name.startswith(COMPAT_PREFIX)
-            else family
-            for family in families
-        ]
-    return families
-
-
-def own_host_name(compatible_name: str, kind: str = "counter") -> str:
-    """node_memory_MemTotal_bytes -> aiops_host_memory_mem_total_bytes: our prefix, and names
-    promtool's lint accepts, which node_exporter's meminfo names are not: snake case, no word
-    promtool reads as an abbreviated unit, and "_total" only on counters."""
-    parts = _CAMEL_BOUNDARY.sub("_", compatible_name[len(COMPAT_PREFIX) :]).lower().split("_")
-    spelled = (_SPELLED_OUT.get(part, part) for part in parts)
-    name = OWN_HOST_PREFIX + "_".join(part for part in spelled if part)
-    return name[: -len("_total")] if kind != "counter" and name.endswith("_total") else name
+class RestartNeeded(Exception):
+    """A reload changed keys only a restart applies (restart=True in the schema)."""
 
 
 class Agent:
-    def __init__(self, config: Config, config_path: Optional[str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Optional[str],
+        *,
+        log_overrides: tuple[Optional[str], Optional[str]] = (None, None),
+        plugins: Optional[LazyRegistry] = None,
+    ) -> None:
         self.config = config
         self.config_path = config_path
+        # --log-level and --log-format, which a reload must not override.
+        self._log_overrides = log_overrides
         self.notifier = Notifier()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
         self._started_monotonic = time.monotonic()
         self._last_collection_monotonic: Optional[float] = None
-        self._last_collection_wall = 0.0
-        self._collections = 0
-        self._overruns = 0
-        self._cycle_seconds = 0.0
-        self._reload_ok = 1.0
-        self._reload_wall = time.time()
-        self._collector_stats: dict[str, CollectorStats] = {}
+        self.stats = LoopStats()
         self._errors_log = RateLimitedLog(log)
         self._process = ProcessMetrics()
-        self._page = b""
-        self._page_gzip: Optional[bytes] = None
-        self._page_lock = threading.Lock()
+        self._page = MetricsPage()
         self._host_families: list[MetricFamily] = []
         self.state_dir = config.agent.state_dir or default_state_dir()
         self._prepare_state_dir()
         self._state_probe = StateDirProbe(self.state_dir)
-        self._collectors = build_collectors(
-            config.collectors, HostPaths.under(config.agent.host_root)
-        )
-        self.plugins: list[Plugin] = load_plugins(config, self.state_dir)
-        self._routes = self._build_routes()
+        self._collectors = self._build_collectors(config)
+        self.endpoints = Endpoints(self._page, self.health, self.readiness)
+        # Bound (not yet serving) before the plugins start: they ask for public_url().
         self.http = self._bind(config, load_security(config, config_path))
+        context = AgentContext(self.state_dir, self.public_url)
+        self.plugins = PluginHost(context, self._errors_log, plugins)
+        self.plugins.load(config)
+        self.endpoints.set_plugin_routes(self.plugins.routes())
 
     # --- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -159,17 +109,17 @@ class Agent:
         while not self._stop.is_set():
             if self._reload_requested:
                 self._reload_requested = False
-                self._reload()
+                self.reload()
             now = time.monotonic()
             if now >= next_tick:
-                self._cycle()
-                if self._collections == 1:
+                self.cycle()
+                if self.stats.collections == 1:
                     self.notifier.ready(f"collecting every {self.config.agent.interval:g}s")
                 interval = self.config.agent.interval
                 # Keep the cadence on a fixed grid; when a cycle overran, skip the missed slots
                 # instead of bunching collections together.
                 missed = int((time.monotonic() - next_tick) // interval)
-                self._overruns += missed
+                self.stats.overruns += missed
                 next_tick += (missed + 1) * interval
             self.notifier.watchdog()
             wait = next_tick - time.monotonic()
@@ -184,11 +134,7 @@ class Agent:
         log.info("agent stopping")
         deadline = time.monotonic() + self.config.agent.shutdown_timeout
         self.http.stop()
-        for plugin in self.plugins:
-            try:
-                plugin.close(max(deadline - time.monotonic(), 0.1))
-            except Exception:
-                log.exception("plugin failed to close", extra={"plugin": plugin.name})
+        self.plugins.close(deadline)
         log.info("agent stopped")
         return 0
 
@@ -212,62 +158,107 @@ class Agent:
                 extra={"state_dir": self.state_dir, "error": error.strerror},
             )
 
+    def _build_collectors(self, config: Config) -> list[Collector]:
+        return build_collectors(config.collectors, HostPaths.under(config.agent.host_root))
+
+    def public_url(self) -> str:
+        """The base URL others reach this agent by: with the port the server bound (the
+        config's may be 0) and https when TLS is on."""
+        listen = self.config.http.listen._replace(port=self.http.port)
+        return listen.public_url(
+            tls=self.http.web.tls, hostname=host_name(self.config.agent.hostname)
+        )
+
     def _bind(self, config: Config, web: WebSecurity) -> HttpServer:
         return HttpServer(
             config.http.listen,
-            self._dispatch,
-            self._compress,
+            self.endpoints.dispatch,
+            self._page.compress,
             config.http.max_connections,
             config.http.request_timeout,
             web=web,
         )
 
     # --- reload ----------------------------------------------------------------------------
-    def _reload(self) -> None:
+    def reload(self) -> None:
+        """Re-read the config file and apply it. Everything that can fail runs before anything is
+        replaced, so a rejected reload leaves the running config whole; then each plugin applies
+        it behind its own error boundary."""
         self.notifier.reloading()
         try:
             new = load_config(self.config_path, required=self.config_path is not None)
+            restart = restart_changes(self.config, new)
+            if restart:
+                raise RestartNeeded(", ".join(restart))
             # Re-read even when the path is unchanged: renewed certificates, changed users.
             web = load_security(new, self.config_path)
-            if new.http.listen != self.config.http.listen:
-                new_http = self._bind(new, web)  # bind before letting go of the old socket
-                old_http, self.http = self.http, new_http
-                old_http.stop()
-                self.http.start()
-            else:
-                self.http.web = web
+            collectors = self._collectors
+            if (new.collectors, new.agent.host_root) != (
+                self.config.collectors,
+                self.config.agent.host_root,
+            ):
+                collectors = self._build_collectors(new)
+            self._apply_http(new, web)
         except ConfigError as error:
-            self._reload_ok = 0.0
-            log.error(
-                "reload rejected; the previous configuration stays in effect",
-                extra={"errors": str(error)},
+            self._reject("reload rejected; the previous configuration stays in effect", error)
+        except RestartNeeded as error:
+            self._reject(
+                "reload rejected: a change of these keys takes effect only when the agent is "
+                "restarted; the previous configuration stays in effect",
+                error,
+                field="keys",
             )
         except OSError as error:
-            self._reload_ok = 0.0
-            log.error(
+            self._reject(
                 "reload rejected: cannot listen on the new address; the previous "
                 "configuration stays in effect",
-                extra={"error": str(error)},
+                error,
+                field="error",
             )
         except Exception:  # a loader bug must not take the running agent down with it
-            self._reload_ok = 0.0
+            self.stats.reload_ok = 0.0
             log.exception("reload failed; the previous configuration stays in effect")
         else:
-            self.config = new
-            self._collectors = build_collectors(
-                new.collectors, HostPaths.under(new.agent.host_root)
-            )
-            for plugin in self.plugins:
-                plugin.reconfigure(new)
-            self._reload_ok = 1.0
-            self._reload_wall = time.time()
-            logging.getLogger().setLevel(new.log.level.upper())
-            log.info("configuration reloaded")
+            old, self.config, self._collectors = self.config, new, collectors
+            failed = self.plugins.reconfigure(new, old)
+            self.endpoints.set_plugin_routes(self.plugins.routes())
+            if self._logging(new) != self._logging(old):
+                logs.configure(*self._logging(new))
+            if failed:
+                self.stats.reload_ok = 0.0
+                log.error(
+                    "configuration reloaded, except in plugins that could not apply it; they "
+                    "keep the previous one",
+                    extra={"plugins": ",".join(failed)},
+                )
+            else:
+                self.stats.reload_ok = 1.0
+                self.stats.reload_wall = time.time()
+                log.info("configuration reloaded")
         self._render()
-        self.notifier.ready("configuration reloaded" if self._reload_ok else "reload rejected")
+        self.notifier.ready("configuration reloaded" if self.stats.reload_ok else "reload rejected")
+
+    def _logging(self, config: Config) -> tuple[str, str]:
+        """The log level and format in effect: --log-level and --log-format win over the file."""
+        level, log_format = self._log_overrides
+        return level or config.log.level, log_format or config.log.format
+
+    def _reject(self, message: str, error: Exception, field: str = "errors") -> None:
+        self.stats.reload_ok = 0.0
+        log.error(message, extra={field: str(error)})
+
+    def _apply_http(self, new: Config, web: WebSecurity) -> None:
+        """Raises OSError when the new address cannot be bound; the old server then still runs."""
+        if new.http.listen != self.config.http.listen:
+            new_http = self._bind(new, web)  # bind before letting go of the old socket
+            old_http, self.http = self.http, new_http
+            old_http.stop()
+            self.http.start()
+        else:
+            self.http.reconfigure(new.http.max_connections, new.http.request_timeout, web)
 
     # --- collection ------------------------------------------------------------------------
-    def _cycle(self) -> None:
+    def cycle(self) -> None:
         started = time.perf_counter()
         wall = time.time()
         if not self._state_probe.probe():
@@ -279,154 +270,34 @@ class Agent:
             )
         self._host_families = collect_once(
             self._collectors,
-            self._collector_stats,
+            self.stats.collectors,
             self._errors_log,
             self.config.metrics.node_exporter_names,
         )
-        snapshot = Snapshot(wall, self._host_families)
-        for plugin in self.plugins:
-            try:
-                plugin.on_snapshot(snapshot)
-            except Exception:
-                self._errors_log.error(f"plugin:{plugin.name}", "plugin failed", plugin=plugin.name)
-        self._cycle_seconds = time.perf_counter() - started
-        self._collections += 1
+        self.plugins.on_snapshot(Snapshot(wall, self._host_families))
+        self.stats.cycle_seconds = time.perf_counter() - started
+        self.stats.collections += 1
         self._last_collection_monotonic = time.monotonic()
-        self._last_collection_wall = wall
+        self.stats.last_collection_wall = wall
         self._render()
 
-    def _self_families(self) -> list[MetricFamily]:
-        names = sorted(self._collector_stats)
-        stats = self._collector_stats
-        return [
-            build_info(),
-            gauge(
-                "aiops_agent_collector_duration_seconds",
-                "Seconds the collector took in the latest collection.",
-                [Sample((("collector", n),), stats[n].duration) for n in names],
-            ),
-            gauge(
-                "aiops_agent_collector_success",
-                "1 if the collector's latest run succeeded.",
-                [Sample((("collector", n),), stats[n].success) for n in names],
-            ),
-            counter(
-                "aiops_agent_collector_errors_total",
-                "Collector runs that raised an error.",
-                [Sample((("collector", n),), float(stats[n].errors)) for n in names],
-            ),
-            gauge(
-                "aiops_agent_collection_duration_seconds",
-                "Seconds the latest collection cycle took, plugins included.",
-                [Sample((), self._cycle_seconds)],
-            ),
-            counter(
-                "aiops_agent_collections_total",
-                "Collection cycles completed.",
-                [Sample((), float(self._collections))],
-            ),
-            counter(
-                "aiops_agent_collection_overruns_total",
-                "Collection slots skipped because a cycle took longer than the interval.",
-                [Sample((), float(self._overruns))],
-            ),
-            gauge(
-                "aiops_agent_last_collection_timestamp_seconds",
-                "Unix time of the latest completed collection.",
-                [Sample((), self._last_collection_wall)],
-            ),
-            gauge(
-                "aiops_agent_collection_interval_seconds",
-                "Configured collection interval.",
-                [Sample((), float(self.config.agent.interval))],
-            ),
-            gauge(
-                "aiops_agent_config_last_reload_successful",
-                "1 if the latest configuration reload succeeded, 0 if it was rejected.",
-                [Sample((), self._reload_ok)],
-            ),
-            gauge(
-                "aiops_agent_config_last_reload_success_timestamp_seconds",
-                "Unix time of the latest successful configuration load.",
-                [Sample((), self._reload_wall)],
-            ),
+    def _render(self) -> None:
+        families = [
+            *self._host_families,
+            *self.stats.families(self.config.agent.interval),
             self._state_probe.family(),
-            *self._auth_families(),
+            *basic_auth_families(self.http.web),
             *self._process.collect(),
             *(
-                scrape_collector_families(
-                    {n: stats[n].duration for n in names}, {n: stats[n].success for n in names}
-                )
+                self.stats.scrape_collector_families()
                 if self.config.metrics.node_exporter_names
                 else []
             ),
+            *self.plugins.metrics(),
         ]
+        self._page.publish(render(families).encode())
 
-    def _auth_families(self) -> list[MetricFamily]:
-        if self.http.web.auth is None:
-            return []
-        counts = AUTH_RESULTS.snapshot()
-        return [
-            counter(
-                "aiops_agent_http_basic_auth_checks_total",
-                "Basic-auth checks of requests: cached (matched a password verified before), "
-                "verified (bcrypt ran and matched) or rejected.",
-                [Sample((("result", r),), float(counts[r])) for r in AUTH_RESULTS.RESULTS],
-            )
-        ]
-
-    def _render(self) -> None:
-        families = [*self._host_families, *self._self_families()]
-        for plugin in self.plugins:
-            try:
-                families.extend(plugin.metrics())
-            except Exception:
-                self._errors_log.error(
-                    f"plugin-metrics:{plugin.name}", "plugin metrics failed", plugin=plugin.name
-                )
-        page = render(families).encode()
-        with self._page_lock:
-            self._page, self._page_gzip = page, None
-
-    # --- HTTP ------------------------------------------------------------------------------
-    def _build_routes(self) -> dict[str, Any]:
-        routes: dict[str, Any] = {
-            "/metrics": self._metrics,
-            "/healthz": self._healthz,
-            "/readyz": self._readyz,
-            "/": self._index,
-        }
-        for plugin in self.plugins:
-            routes.update(plugin.routes())
-        return routes
-
-    def _dispatch(self, request: Request) -> Response:
-        handler = self._routes.get(request.path)
-        if handler is None:
-            return _json(404, {"error": "not found", "paths": sorted(self._routes)})
-        builtin = request.path in ("/metrics", "/healthz", "/readyz", "/")
-        if builtin and request.method not in ("GET", "HEAD"):
-            return Response(
-                405, b'{"error": "method not allowed"}\n', headers=(("Allow", "GET, HEAD"),)
-            )
-        result: Response = handler(request)
-        return result
-
-    def _metrics(self, request: Request) -> Response:
-        with self._page_lock:
-            page = self._page
-        return Response(200, page, CONTENT_TYPE)
-
-    def _compress(self, body: bytes) -> bytes:
-        """gzip for clients that ask; the metrics page is compressed once per collection, however
-        many scrapers fetch it."""
-        with self._page_lock:
-            if body is self._page:
-                if self._page_gzip is None:
-                    self._page_gzip = _gzip(body)
-                return self._page_gzip
-        return _gzip(body)
-
+    # --- health ----------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = time.monotonic()
         limit = HEALTHY_INTERVALS * self.config.agent.interval
@@ -442,31 +313,10 @@ class Agent:
             "version": __version__,
         }
 
-    def _healthz(self, request: Request) -> Response:
-        healthy, body = self.health()
-        return _json(200 if healthy else 503, body)
-
-    def _readyz(self, request: Request) -> Response:
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
         # The count goes up just before the first page is rendered: ready means there is a page.
-        ready = self._collections > 0 and bool(self._page)
-        return _json(
-            200 if ready else 503,
-            {"status": "ready" if ready else "starting", "collections": self._collections},
-        )
-
-    def _index(self, request: Request) -> Response:
-        links = "".join(f'<li><a href="{p}">{p}</a></li>' for p in sorted(self._routes) if p != "/")
-        page = (
-            "<html><head><title>aiops-agent</title></head><body>"
-            f"<h1>aiops-agent {__version__}</h1><ul>{links}</ul></body></html>"
-        )
-        return Response(200, page.encode(), "text/html; charset=utf-8")
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status, json.dumps(body).encode() + b"\n")
-
-
-def _gzip(data: bytes) -> bytes:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip container
-    return compressor.compress(data) + compressor.flush()
+        ready = self.stats.collections > 0 and bool(self._page.body)
+        return ready, {
+            "status": "ready" if ready else "starting",
+            "collections": self.stats.collections,
+        }

@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, notices: list[Notice]) -> Config:
+def _load(args: argparse.Namespace, notices: list[Notice]) -> tuple[Config, bool]:
+    """The config, and whether its web config turns TLS on (False when not read: offline)."""
     from aiops_agent.webconfig import load_security  # noqa: PLC0415
 
     offline = getattr(args, "no_resolve_secrets", False)
@@ -85,9 +86,10 @@ def _load(args: argparse.Namespace, notices: list[Notice]) -> Config:
         notices=notices,
         resolve_secrets=not offline,
     )
-    if not offline:
-        load_security(config, args.config)  # validates http.web_config_file and what it names
-    return config
+    if offline:
+        return config, False
+    # Validates http.web_config_file and what it names.
+    return config, load_security(config, args.config).tls
 
 
 def _print_notices(notices: list[Notice]) -> None:
@@ -108,7 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
     notices: list[Notice] = []
     try:
-        config = _load(args, notices)
+        config, tls = _load(args, notices)
     except ConfigError as error:
         _print_notices(notices)  # logging is not set up yet: it needs a valid configuration
         where = args.config or DEFAULT_CONFIG_PATH
@@ -125,24 +127,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sys.stdout.write("\n")
         print(f"configuration OK ({args.config or DEFAULT_CONFIG_PATH})", file=sys.stderr)
         return EXIT_OK
-    from aiops_agent import logs  # noqa: PLC0415
+    from aiops_agent.base import logs  # noqa: PLC0415
 
     logs.configure(args.log_level or config.log.level, args.log_format or config.log.format)
     if args.command == "check-health":  # a probe, run every few seconds: its verdict only
-        return _check_health(config, args.url, args.timeout)
+        return _check_health(config, tls, args.url, args.timeout)
     for notice in notices:
         level = logging.WARNING if notice.level == "warning" else logging.INFO
         logging.getLogger("aiops_agent").log(level, notice.message)
     if args.command == "collect":
         return _collect(config, args.format)
-    return _run(config, args.config)
+    return _run(config, args.config, (args.log_level, args.log_format))
 
 
-def _run(config: Config, config_path: Optional[str]) -> int:
+def _run(
+    config: Config, config_path: Optional[str], log_overrides: tuple[Optional[str], Optional[str]]
+) -> int:
     from aiops_agent.agent import Agent  # noqa: PLC0415
 
     try:
-        agent = Agent(config, config_path)
+        agent = Agent(config, config_path, log_overrides=log_overrides)
     except ConfigError as error:  # the web config file changed since it was checked
         logging.getLogger("aiops_agent").error("cannot start", extra={"errors": str(error)})
         return EXIT_CONFIG
@@ -161,11 +165,10 @@ def _run(config: Config, config_path: Optional[str]) -> int:
 
 
 def _collect(config: Config, output_format: str) -> int:
-    from aiops_agent.agent import CollectorStats, collect_once  # noqa: PLC0415
-    from aiops_agent.collectors import build_collectors  # noqa: PLC0415
+    from aiops_agent.base.logs import RateLimitedLog  # noqa: PLC0415
+    from aiops_agent.collectors import CollectorStats, build_collectors, collect_once  # noqa: PLC0415
+    from aiops_agent.collectors.host import HostPaths  # noqa: PLC0415
     from aiops_agent.exposition import render  # noqa: PLC0415
-    from aiops_agent.host import HostPaths  # noqa: PLC0415
-    from aiops_agent.logs import RateLimitedLog  # noqa: PLC0415
 
     collectors = build_collectors(config.collectors, HostPaths.under(config.agent.host_root))
     stats: dict[str, CollectorStats] = {}
@@ -194,18 +197,21 @@ def _collect(config: Config, output_format: str) -> int:
     return EXIT_FAILURE if failed else EXIT_OK
 
 
-def _check_health(config: Config, url: Optional[str], timeout: float) -> int:
+def _check_health(config: Config, tls: bool, url: Optional[str], timeout: float) -> int:
     import urllib.request  # noqa: PLC0415
 
-    from aiops_agent.config.types import parse_listen_address  # noqa: PLC0415
-
+    context = None
     if url is None:
-        host, port = parse_listen_address(config.http.listen)
-        if host in ("", "0.0.0.0", "::"):
-            host = "127.0.0.1" if host != "::" else "::1"
-        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
+        url = config.http.listen.local_url(tls=tls) + "/healthz"
+        if tls:
+            # The agent's own listener on this host, whose certificate names the host (or is
+            # self-signed), not 127.0.0.1: not verified. The probe sends nothing and reads only
+            # the status.
+            import ssl  # noqa: PLC0415
+
+            context = ssl._create_unverified_context()  # noqa: S323
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310
             status = response.status
     except OSError as error:
         print(f"aiops-agent: {url}: {error}", file=sys.stderr)

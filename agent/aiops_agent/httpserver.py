@@ -11,7 +11,7 @@ import socketserver
 import threading
 from typing import Callable, Optional
 
-from aiops_agent.config.types import parse_listen_address
+from aiops_agent.base.listen import ListenAddress
 from aiops_agent.plugins import Request, Response
 from aiops_agent.webconfig import PLAIN, WebSecurity
 
@@ -90,7 +90,8 @@ class _Handler(socketserver.StreamRequestHandler):
         super().setup()
 
     def handle(self) -> None:
-        if not self.server.slots.acquire(blocking=False):
+        slots = self.server.slots  # a reload may replace it; release the one acquired
+        if not slots.acquire(blocking=False):
             self._write(_error(503, "too many connections"), keep_alive=False, head=False)
             return
         try:
@@ -100,7 +101,7 @@ class _Handler(socketserver.StreamRequestHandler):
         except (OSError, TimeoutError):
             pass  # client went away or idled out: nothing to answer
         finally:
-            self.server.slots.release()
+            slots.release()
 
     def _readline(self, limit: int, status: int) -> bytes:
         line: bytes = self.rfile.readline(limit + 1)
@@ -212,7 +213,7 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     def __init__(
         self,
-        listen: str,
+        listen: ListenAddress,
         dispatch: Dispatch,
         compress: Callable[[bytes], bytes],
         max_connections: int,
@@ -220,7 +221,7 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         *,
         web: WebSecurity = PLAIN,
     ) -> None:
-        host, port = parse_listen_address(listen)
+        host, port = listen
         # An ASCII host as bytes: a str makes getaddrinfo load the idna codec (~0.3 MiB).
         name = host.encode("ascii") if host.isascii() else host
         infos = socket.getaddrinfo(
@@ -229,13 +230,21 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.address_family = infos[0][0]
         self.dispatch = dispatch
         self.compress = compress
-        self.slots = threading.BoundedSemaphore(max_connections)
-        self.request_timeout = request_timeout
-        self.web = web  # replaced whole on reload; each connection reads it once
+        self.reconfigure(max_connections, request_timeout, web)
         self.closing = False
         address = (str(infos[0][4][0]), int(infos[0][4][1]))
         super().__init__(address, _Handler)
         self._thread: Optional[threading.Thread] = None
+
+    def reconfigure(self, max_connections: int, request_timeout: float, web: WebSecurity) -> None:
+        """Apply a reload's http settings other than the address. Each is replaced whole and read
+        once per connection, so connections already open finish under the old ones."""
+        if max_connections != getattr(self, "max_connections", None):
+            # Only when it changed: a new semaphore admits max_connections more at once.
+            self.max_connections = max_connections
+            self.slots = threading.BoundedSemaphore(max_connections)
+        self.request_timeout = request_timeout
+        self.web = web
 
     @property
     def port(self) -> int:

@@ -1,12 +1,14 @@
-"""The seam between the core and what consumes its samples (detection, alerting). The core calls
-plugins; it never imports them by name, so an agent configured without them pays nothing."""
+"""The seam between the core and what consumes its samples (detection, alerting): the contract a
+plugin implements and the HTTP request and response its routes handle. The runtime loads plugins
+by name (pluginhost.py); the core never imports them, so an agent configured without them pays
+nothing."""
 
 from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional, Protocol
 
+from aiops_agent.base.model import MetricFamily, Snapshot
 from aiops_agent.config.schema import Config
-from aiops_agent.model import MetricFamily, Snapshot
 
 
 class Request(NamedTuple):
@@ -49,23 +51,14 @@ class Plugin(Protocol):
         """Stop background work within `timeout` seconds, keeping what must survive a restart."""
 
 
-PluginFactory = Callable[[Config, str], Optional[Plugin]]
+class AgentContext(NamedTuple):
+    """What a plugin learns about the agent beside the config."""
 
-# Filled by modules that provide plugins (see load_plugins); each gets (config, state_dir).
-_FACTORIES: list[str] = [
-    # "module:function" entries; imported only at start-up of `run`.
-    "aiops_agent.alerting.plugin:create",
-]
+    state_dir: str  # where to keep what must survive a restart; "" for nowhere
+    # The agent's base URL as other hosts name it (scheme, host, bound port), for links back;
+    # current after a reload.
+    public_url: Callable[[], str]
 
 
-def load_plugins(config: Config, state_dir: str) -> list[Plugin]:
-    import importlib  # noqa: PLC0415
-
-    plugins: list[Plugin] = []
-    for entry in _FACTORIES:
-        module_name, _, function_name = entry.partition(":")
-        factory: PluginFactory = getattr(importlib.import_module(module_name), function_name)
-        plugin = factory(config, state_dir)
-        if plugin is not None:
-            plugins.append(plugin)
-    return plugins
+# A plugin module's create(config, context): the plugin, or None when the config leaves it off.
+PluginFactory = Callable[[Config, AgentContext], Optional[Plugin]]

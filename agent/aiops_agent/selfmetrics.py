@@ -1,6 +1,7 @@
-"""The agent's own cost and state: the process_* series Prometheus' client libraries export (Go's
-client_golang 1.20 set, which node_exporter 1.9 serves), and node_exporter's per-collector
-node_scrape_collector_* series."""
+"""The agent's own figures on /metrics: the collection loop's (LoopStats: collectors, cycles,
+reloads, and node_exporter's per-collector node_scrape_collector_* series), and the process'
+cost and identity, the process_* series Prometheus' client libraries export (Go's client_golang
+1.20 set, which node_exporter 1.9 serves)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 import time
 
 from aiops_agent import __version__
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.collectors import CollectorStats
+from aiops_agent.webconfig import AUTH_RESULTS, WebSecurity
 
 _PAGE_SIZE = resource.getpagesize()
 _PYTHON_VERSION = ".".join(str(part) for part in sys.version_info[:3])
@@ -132,5 +135,93 @@ def build_info() -> MetricFamily:
     )
 
 
-def now() -> float:
-    return time.time()
+class LoopStats:
+    """What the collection loop did, kept by the loop and rendered after each cycle."""
+
+    def __init__(self) -> None:
+        self.collectors: dict[str, CollectorStats] = {}
+        self.cycle_seconds = 0.0
+        self.collections = 0
+        self.overruns = 0
+        self.last_collection_wall = 0.0
+        self.reload_ok = 1.0
+        self.reload_wall = time.time()
+
+    def scrape_collector_families(self) -> list[MetricFamily]:
+        return scrape_collector_families(
+            {name: stats.duration for name, stats in self.collectors.items()},
+            {name: stats.success for name, stats in self.collectors.items()},
+        )
+
+    def families(self, interval: float) -> list[MetricFamily]:
+        names = sorted(self.collectors)
+        stats = self.collectors
+        return [
+            build_info(),
+            gauge(
+                "aiops_agent_collector_duration_seconds",
+                "Seconds the collector took in the latest collection.",
+                [Sample((("collector", n),), stats[n].duration) for n in names],
+            ),
+            gauge(
+                "aiops_agent_collector_success",
+                "1 if the collector's latest run succeeded.",
+                [Sample((("collector", n),), stats[n].success) for n in names],
+            ),
+            counter(
+                "aiops_agent_collector_errors_total",
+                "Collector runs that raised an error.",
+                [Sample((("collector", n),), float(stats[n].errors)) for n in names],
+            ),
+            gauge(
+                "aiops_agent_collection_duration_seconds",
+                "Seconds the latest collection cycle took, plugins included.",
+                [Sample((), self.cycle_seconds)],
+            ),
+            counter(
+                "aiops_agent_collections_total",
+                "Collection cycles completed.",
+                [Sample((), float(self.collections))],
+            ),
+            counter(
+                "aiops_agent_collection_overruns_total",
+                "Collection slots skipped because a cycle took longer than the interval.",
+                [Sample((), float(self.overruns))],
+            ),
+            gauge(
+                "aiops_agent_last_collection_timestamp_seconds",
+                "Unix time of the latest completed collection.",
+                [Sample((), self.last_collection_wall)],
+            ),
+            gauge(
+                "aiops_agent_collection_interval_seconds",
+                "Configured collection interval.",
+                [Sample((), float(interval))],
+            ),
+            gauge(
+                "aiops_agent_config_last_reload_successful",
+                "1 if the latest configuration reload succeeded, 0 if it was rejected or a plugin "
+                "could not apply it.",
+                [Sample((), self.reload_ok)],
+            ),
+            gauge(
+                "aiops_agent_config_last_reload_success_timestamp_seconds",
+                "Unix time of the latest successful configuration load.",
+                [Sample((), self.reload_wall)],
+            ),
+        ]
+
+
+def basic_auth_families(web: WebSecurity) -> list[MetricFamily]:
+    """The basic-auth checks' results, while basic auth is on."""
+    if web.auth is None:
+        return []
+    counts = AUTH_RESULTS.snapshot()
+    return [
+        counter(
+            "aiops_agent_http_basic_auth_checks_total",
+            "Basic-auth checks of requests: cached (matched a password verified before), "
+            "verified (bcrypt ran and matched) or rejected.",
+            [Sample((("result", r),), float(counts[r])) for r in AUTH_RESULTS.RESULTS],
+        )
+    ]

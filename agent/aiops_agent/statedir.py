@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from aiops_agent.model import MetricFamily, Sample, gauge
+from aiops_agent.base.model import MetricFamily, Sample, gauge
 
 PROBE_PERIOD = 10.0  # seconds between probes while writable; every call while not
 

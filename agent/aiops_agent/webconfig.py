@@ -1,32 +1,25 @@
 """TLS and basic auth for the HTTP endpoints, configured like Prometheus' exporter-toolkit: a YAML
 web config file (http.web_config_file) with tls_server_config and basic_auth_users, so one file
-format serves the agent, node_exporter and Prometheus itself. The file is validated with the
-main config's machinery (errors name the key, file and line) and re-read on every reload."""
+format serves the agent, node_exporter and Prometheus itself. The file's schema and the checks
+across its keys are config/web.py's, read with the main config's machinery (errors name the key,
+file and line); here the certificates are loaded into an SSL context and the users into a
+BasicAuth. Re-read on every reload."""
 
 from __future__ import annotations
 
 import os
-import re
 import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 if TYPE_CHECKING:  # ssl (OpenSSL, ~5 MiB RSS) is imported only when TLS is configured
     import ssl
 
-from aiops_agent.config.errors import ConfigError, Problem
+    from aiops_agent.config.loader import SchemaFile
+    from aiops_agent.config.web import TlsServerConfig, WebConfigFile
 
-# The loader's YAML reader (size limits, binary junk, line numbers) and schema builder (types,
-# unknown keys with suggestions, bounds) are reused so the two files report problems alike.
-from aiops_agent.config.loader import _build, _Origins, _read_yaml
+from aiops_agent.config.errors import ConfigError
 from aiops_agent.config.schema import Config
 
-_TLS_VERSIONS = ("TLS12", "TLS13")  # oldest first
-# exporter-toolkit's names. Python's ssl cannot ask for a client certificate without verifying
-# it, so the two "accept any certificate" modes are refused at load rather than silently verified.
-_CLIENT_AUTH = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
-_UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
-_BCRYPT_HASH = re.compile(r"^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$")
 INSTALL_HINT = "pip install 'aiops-agent[web]'"
 
 
@@ -51,39 +44,6 @@ class AuthResults:
 
 
 AUTH_RESULTS = AuthResults()
-
-
-def key(default: Any = None, doc: str = "", *, factory: Any = None, choices: Any = None) -> Any:
-    """A web config key, with the metadata the loader's _build checks (choices)."""
-    metadata = {"doc": doc, "choices": choices}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-@dataclass(frozen=True)
-class TlsServerConfig:
-    cert_file: str = key("", "Server certificate (PEM, chain allowed); relative to this file.")
-    key_file: str = key("", "Its private key (PEM, unencrypted); relative to this file.")
-    client_auth_type: str = key(
-        "",
-        "NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert. Empty: "
-        "RequireAndVerifyClientCert when client_ca_file is set, else NoClientCert.",
-        choices=("", *_CLIENT_AUTH, *_UNVERIFIED_CLIENT_AUTH),
-    )
-    client_ca_file: str = key("", "CA bundle (PEM) that client certificates must chain to.")
-    min_version: str = key("TLS12", "Oldest TLS version accepted.", choices=_TLS_VERSIONS)
-    max_version: str = key(
-        "", "Newest TLS version accepted; empty: the newest.", choices=("", *_TLS_VERSIONS)
-    )
-
-
-@dataclass(frozen=True)
-class WebConfigFile:
-    tls_server_config: Optional[TlsServerConfig] = key(None, "Serve HTTPS instead of HTTP.")
-    basic_auth_users: dict[str, str] = key(
-        factory=dict, doc="User name to bcrypt hash of the password (htpasswd -nBC 10 USER)."
-    )
 
 
 class BasicAuth:
@@ -200,60 +160,31 @@ def load_security(config: Config, config_path: Optional[str]) -> WebSecurity:
 
 
 def load_web_config(path: str) -> WebSecurity:
-    origins = _Origins(path)
-    raw: Any = _read_yaml(path, origins)
-    if raw is None:  # an empty file: plain HTTP, as with exporter-toolkit
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError([Problem("", f"{path}:1", "the top level must be a mapping")])
-    problems: list[Problem] = []
-    auth: Optional[BasicAuth] = None
-    document = _build(WebConfigFile, raw, (), origins, problems)
-    # Report every problem in one pass: the users' hashes are checked even when another key is
-    # wrong, but certificates are loaded only from a well-formed document.
+    """Raises ConfigError with every problem of the file, each at its key and line."""
+    # The file's schema only for agents that have one.
+    from aiops_agent.config.web import check_users, read_web_config  # noqa: PLC0415
+
+    document = read_web_config(path)
+    web = document.value
     context = None
-    if isinstance(document, WebConfigFile) and document.tls_server_config and not problems:
+    if web is not None and web.tls_server_config is not None and not document.problems:
         base = os.path.dirname(os.path.abspath(path))
-        context = _ssl_context(document.tls_server_config, base, origins, problems)
-    users = raw.get("basic_auth_users")
-    if isinstance(users, dict):
-        wellformed = {k: v for k, v in users.items() if isinstance(v, str)}
-        auth = _basic_auth(wellformed, origins, problems)
-    if problems:
-        raise ConfigError(problems)
+        context = _ssl_context(web.tls_server_config, base, document)
+    check_users(document)
+    auth = _basic_auth(web, document) if web is not None and not document.problems else None
+    document.raise_problems()
     return WebSecurity(context, auth, path)
 
 
 def _ssl_context(
-    tls: TlsServerConfig, base: str, origins: _Origins, problems: list[Problem]
+    tls: TlsServerConfig, base: str, document: SchemaFile[WebConfigFile]
 ) -> Optional[ssl.SSLContext]:
     def fail(name: str, message: str) -> None:
-        path = ("tls_server_config", name) if name else ("tls_server_config",)
-        problems.append(Problem(".".join(path), origins.of(path), message))
+        document.report(("tls_server_config", name), message)
 
     def resolve(name: str) -> str:
         return name if os.path.isabs(name) else os.path.join(base, name)
 
-    for name in ("cert_file", "key_file"):
-        if not getattr(tls, name):
-            fail(name, "required when tls_server_config is given")
-    auth_type = tls.client_auth_type or (
-        "RequireAndVerifyClientCert" if tls.client_ca_file else "NoClientCert"
-    )
-    if auth_type in _UNVERIFIED_CLIENT_AUTH:
-        fail(
-            "client_auth_type",
-            f"{auth_type} is not supported (Python's TLS cannot accept a "
-            "client certificate without verifying it); use VerifyClientCertIfGiven or "
-            "RequireAndVerifyClientCert with client_ca_file",
-        )
-        return None
-    if auth_type != "NoClientCert" and not tls.client_ca_file:
-        fail("client_auth_type", f"{auth_type} needs client_ca_file")
-    if tls.max_version and _TLS_VERSIONS.index(tls.max_version) < _TLS_VERSIONS.index(
-        tls.min_version
-    ):
-        fail("max_version", "is older than min_version")
     for name, marker in (("cert_file", b"CERTIFICATE-----"), ("key_file", b"PRIVATE KEY-----")):
         value = getattr(tls, name)
         if value:
@@ -263,7 +194,7 @@ def _ssl_context(
                         fail(name, f"{value}: no PEM block ending in {marker.decode()}")
             except OSError as error:
                 fail(name, f"cannot read {value}: {error.strerror}")
-    if any(p.path.startswith("tls_server_config") for p in problems):
+    if document.problems:
         return None
     import ssl  # noqa: PLC0415 - only when TLS is configured
 
@@ -289,7 +220,7 @@ def _ssl_context(
         "NoClientCert": ssl.CERT_NONE,
         "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-    }[auth_type]
+    }[tls.client_auth]
     if tls.client_ca_file:
         try:
             context.load_verify_locations(cafile=resolve(tls.client_ca_file))
@@ -310,35 +241,14 @@ def _reason(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
-def _basic_auth(
-    users: dict[str, str], origins: _Origins, problems: list[Problem]
-) -> Optional[BasicAuth]:
-    if not users:
-        return None
-    for user, hashed in users.items():
-        if not _BCRYPT_HASH.match(hashed):
-            path = ("basic_auth_users", user)
-            # The value is not shown: a hash pasted in the wrong place may be a password.
-            problems.append(
-                Problem(
-                    ".".join(path),
-                    origins.of(path),
-                    "not a bcrypt hash (generate one with: htpasswd -nBC 10 USER)",
-                )
-            )
-        if ":" in user:
-            path = ("basic_auth_users", user)
-            problems.append(Problem(".".join(path), origins.of(path), "a user name has no ':'"))
-    if problems:
+def _basic_auth(web: WebConfigFile, document: SchemaFile[WebConfigFile]) -> Optional[BasicAuth]:
+    if not web.basic_auth_users:
         return None
     try:
-        return BasicAuth(users)
+        return BasicAuth(web.basic_auth_users)
     except ImportError:
-        problems.append(
-            Problem(
-                "basic_auth_users",
-                origins.of(("basic_auth_users",)),
-                f"needs the bcrypt package, which is not installed: {INSTALL_HINT}",
-            )
+        document.report(
+            ("basic_auth_users",),
+            f"needs the bcrypt package, which is not installed: {INSTALL_HINT}",
         )
         return None

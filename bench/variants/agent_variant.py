@@ -134,7 +134,8 @@ def raw_reads() -> None:
     or BufferedReader object per file (the collectors open ~250 files a collection)."""
     import importlib  # noqa: PLC0415
 
-    from aiops_agent import collectors, host  # noqa: PLC0415
+    from aiops_agent import collectors  # noqa: PLC0415
+    from aiops_agent.collectors import host  # noqa: PLC0415
 
     def read_text(path: str) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

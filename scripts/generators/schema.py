@@ -15,6 +15,7 @@ import yaml
 
 from aiops_agent.config.keys import yaml_key
 from aiops_agent.config.schema import Config
+from aiops_agent.config.types import PARSED
 
 ENV_PREFIX = "AIOPS__"
 # Steps of a key path that the user names: an entry of a mapping, the position in a list.
@@ -175,6 +176,9 @@ def type_name(hint: Any) -> str:
         "str": "string",
         "Duration": "duration",
         "ListenAddress": "HOST:PORT",
+        "Matcher": "matcher",
+        "Selector": "selector",
+        "Timestamp": "time",
         "Regex": "regex",
         "Secret": "secret",
     }
@@ -204,6 +208,8 @@ def plain(value: Any) -> Any:
     """A default as plain data: a secret's default is empty; a value object is its text."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
+    if isinstance(value, tuple(PARSED)):  # kept parsed in the config; str() is its text
+        return str(value)
     if isinstance(value, str):
         return str(value)
     if isinstance(value, (list, tuple)):

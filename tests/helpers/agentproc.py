@@ -208,9 +208,9 @@ def running_agent(
         scheme = "https" if _uses_tls(full) else "http"
         agent = AgentProcess(process, directory, config_path, stderr_path, scheme, auth)
         try:
-            _wait_started(agent, ready_timeout)
+            wait_started(agent, ready_timeout)
             if wait_ready:
-                _wait_ready(agent, ready_timeout)
+                wait_until_ready(agent, ready_timeout)
             yield agent
         finally:
             code = agent.stop()
@@ -220,7 +220,7 @@ def running_agent(
             raise AssertionError(f"agent exited with {code}; stderr:\n{tail}")
 
 
-def _wait_started(agent: AgentProcess, timeout: float) -> None:
+def wait_started(agent: AgentProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for record in agent.log_records():
@@ -240,7 +240,7 @@ def _wait_started(agent: AgentProcess, timeout: float) -> None:
     raise AssertionError(f"agent did not start within {timeout}s; stderr:\n{agent.stderr_text()}")
 
 
-def _wait_ready(agent: AgentProcess, timeout: float) -> None:
+def wait_until_ready(agent: AgentProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:

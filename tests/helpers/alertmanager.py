@@ -8,8 +8,8 @@ receiver it notifies, for integration tests.
 
 Alertmanager runs with clustering off (--cluster.listen-address=), storage in a temporary
 directory, group_wait/group_interval of 1s and every alert in a group of its own, so each firing
-and each resolve reaches the webhook about a second later. stop() and start() restart it on the
-same port and storage path: it keeps its silences and notification log there, but alerts live in
+and each resolve reaches the webhook about a second later. It listens on a port the kernel picks;
+stop() and start() restart it on that port and storage path: it keeps its silences and notification log there, but alerts live in
 its memory only, which is why a client must re-send them after a restart.
 """
 
@@ -18,58 +18,32 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
 
-from tests.promtext import free_port, require_binary
+from tests.helpers.ports import listening_port
+from tests.helpers.receivers import Recorder
+from tests.promtext import require_binary
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 
 class WebhookSink:
-    """Alertmanager's webhook notifications (version 4 payloads), as received."""
+    """Alertmanager's webhook notifications (version 4 payloads), as received by a Recorder."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._notifications: list[dict[str, Any]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                try:
-                    document = json.loads(body)
-                except ValueError:
-                    document = {"unparsable": body.decode("utf-8", "replace")}
-                with sink._lock:
-                    sink._notifications.append(document)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}/alertmanager-hook"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.recorder = Recorder()
+        self.url = f"{self.recorder.url}/alertmanager-hook"
 
     def notifications(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._notifications)
+        return [n for n in self.recorder.json_bodies() if isinstance(n, dict)]
 
     def alerts(self, alertname: Optional[str] = None) -> list[dict[str, Any]]:
         """Every alert of every notification, in arrival order."""
@@ -96,8 +70,7 @@ class WebhookSink:
         return condition(self)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.recorder.stop()
 
 
 @contextmanager
@@ -131,12 +104,14 @@ def alertmanager_config(
 
 
 class Alertmanager:
-    def __init__(self, binary: str, directory: Path, config_path: Path, port: int) -> None:
+    """The first start() listens on port 0 (the kernel's choice, read back from the socket
+    table); a restart takes the same port again, so the agent's receiver URL stays right."""
+
+    def __init__(self, binary: str, directory: Path, config_path: Path) -> None:
         self.binary = binary
         self.directory = directory
         self.config_path = config_path
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.starts = 0
         self._final_log: Optional[str] = None
@@ -161,7 +136,7 @@ class Alertmanager:
                     self.binary,
                     f"--config.file={self.config_path}",
                     f"--storage.path={self.directory / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",  # 0 at the first start
                     "--cluster.listen-address=",
                     "--log.level=info",
                 ],
@@ -170,6 +145,12 @@ class Alertmanager:
                 stderr=log,
                 cwd=self.directory,
             )
+        if self.port == 0:
+            try:
+                self.port = listening_port(self.process, "alertmanager", timeout)
+            except AssertionError as error:
+                self.stop()
+                raise AssertionError(f"{error}:\n{self.log_text()[-3000:]}") from None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -195,6 +176,10 @@ class Alertmanager:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -247,16 +232,8 @@ def running_alertmanager(webhook_url: str, **route: str) -> Iterator[Alertmanage
             check=False,
         )
         assert check.returncode == 0, f"amtool check-config:\n{check.stdout}{check.stderr}"
-        manager = None
-        for _attempt in range(3):  # a free port can be taken between the probe and the bind
-            manager = Alertmanager(binary, directory, config_path, free_port())
-            try:
-                manager.start()
-                break
-            except AssertionError:
-                if _attempt == 2:
-                    raise
-        assert manager is not None
+        manager = Alertmanager(binary, directory, config_path)
+        manager.start()
         try:
             yield manager
         finally:

@@ -376,12 +376,11 @@ def agent_page(root: Path) -> str:
     process with the default configuration."""
     import logging
 
-    from aiops_agent.agent import CollectorStats, collect_once
-    from aiops_agent.collectors import build_collectors
+    from aiops_agent.base.logs import RateLimitedLog
+    from aiops_agent.collectors import CollectorStats, build_collectors, collect_once
+    from aiops_agent.collectors.host import HostPaths
     from aiops_agent.config.schema import CollectorsSection
     from aiops_agent.exposition import render
-    from aiops_agent.host import HostPaths
-    from aiops_agent.logs import RateLimitedLog
 
     collectors = build_collectors(CollectorsSection(), HostPaths.under(str(root)))
     stats: dict[str, CollectorStats] = {}

@@ -4,16 +4,14 @@
         prom.wait_for("up == 1")
         prom.query('node_load1')
 
-Storage, config and log live in a temporary directory; the port is a free one picked just before
-start (Prometheus logs the address it was given, not the one the kernel chose, so :0 is of no
-use); a start that loses the race for the port is retried.
+Storage, config and log live in a temporary directory. Prometheus listens on port 0 and the port
+the kernel chose is read from the socket table (Prometheus logs the address it was given, :0).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
+
+from tests.helpers.ports import listening_port
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 Vector = list[
@@ -97,12 +97,6 @@ class Prometheus:
         raise AssertionError(f"{expr}: not met within {timeout}s (last {result}); targets {errors}")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def running_prometheus(
     scrape_configs: list[dict[str, Any]],
@@ -131,17 +125,11 @@ def running_prometheus(
             check=False,
         )
         assert check.returncode == 0, f"promtool check config:\n{check.stdout}{check.stderr}"
-        prometheus = None
-        for _attempt in range(3):
-            prometheus = _start(config_path, directory, free_port())
-            if _wait_ready(prometheus, start_timeout):
-                break
-            prometheus.process.kill()
-            prometheus.process.wait(10)
-        assert prometheus is not None and prometheus.process.poll() is None, (
-            "prometheus did not start:\n" + prometheus.log_text()[-4000:] if prometheus else ""
-        )
+        prometheus = _start(config_path, directory)
         try:
+            assert _wait_ready(prometheus, start_timeout), (
+                "prometheus did not start:\n" + prometheus.log_text()[-4000:]
+            )
             yield prometheus
         finally:
             prometheus.process.terminate()
@@ -153,15 +141,15 @@ def running_prometheus(
             prometheus._final_log = prometheus.log_text()
 
 
-def _start(config_path: Path, directory: Path, port: int) -> Prometheus:
-    data = directory / f"data-{port}"
+def _start(config_path: Path, directory: Path) -> Prometheus:
+    data = directory / "data"
     with open(directory / "prometheus.log", "ab") as log:
         process = subprocess.Popen(
             [
                 PROMETHEUS,
                 f"--config.file={config_path}",
                 f"--storage.tsdb.path={data}",
-                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.listen-address=127.0.0.1:0",
                 "--storage.tsdb.retention.time=1h",
                 "--log.level=info",
             ],
@@ -170,6 +158,13 @@ def _start(config_path: Path, directory: Path, port: int) -> Prometheus:
             stderr=log,
             cwd=directory,
         )
+    try:
+        port = listening_port(process, "prometheus", timeout=60)
+    except AssertionError as error:
+        process.kill()
+        process.wait(10)
+        log_text = (directory / "prometheus.log").read_text(errors="replace")[-4000:]
+        raise AssertionError(f"{error}:\n{log_text}") from None
     return Prometheus(process, port, directory)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.agentproc import AgentProcess, running_agent
-from tests.integration.test_delivery_receivers import Recorder
+from tests.helpers.receivers import Recorder
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration

@@ -16,16 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,14 +26,14 @@ import bcrypt
 import pytest
 import yaml
 
-from aiops_agent.config import Config
 from tests.helpers.agentproc import AgentProcess, running_agent
-from tests.promtext import free_port
+from tests.helpers.cli import check_config_of
+from tests.helpers.ports import reserve
+from tests.helpers.receivers import Behaviour, recording
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration
 
-AGENT = [sys.executable, "-m", "aiops_agent"]
 USER, PASSWORD = "admin", "silence-pw-71c2e9a4-do-not-leak"
 AM_PASSWORD = "am-pw-0e5b93c1-do-not-leak"
 AM_BASIC = "Basic " + base64.b64encode(f"aiops:{AM_PASSWORD}".encode()).decode()
@@ -59,44 +52,6 @@ def secrets() -> list[str]:
 
 def leaks(text: str) -> list[str]:
     return [secret for secret in secrets() if secret in text]
-
-
-class EchoServer:
-    """Answers every POST with 400 and an error page that repeats the request line and headers:
-    what a misconfigured proxy might do. The agent must not log that body."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = f"bad request {self.requestline}\n{self.headers}".encode()
-                self.send_response(400)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@contextmanager
-def echo_server() -> Iterator[EchoServer]:
-    server = EchoServer()
-    try:
-        yield server
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
 
 
 def receivers(closed: int, echo: int, hmac_file: Path) -> dict[str, Any]:
@@ -167,13 +122,6 @@ def silence_body() -> dict[str, Any]:
     }
 
 
-def test_default_listener_is_loopback() -> None:
-    assert Config().http.listen.rpartition(":")[0] in ("127.0.0.1", "[::1]", "localhost")
-    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
-    listen = yaml.safe_load(example.read_text(encoding="utf-8"))["http"]["listen"]
-    assert listen.rpartition(":")[0] in ("127.0.0.1", "[::1]", "localhost"), listen
-
-
 def test_alerting_endpoints_need_credentials_and_secrets_do_not_leak(tmp_path: Path) -> None:
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
     web = tmp_path / "web.yml"
@@ -181,10 +129,14 @@ def test_alerting_endpoints_need_credentials_and_secrets_do_not_leak(tmp_path: P
     hmac_file = tmp_path / "hmac-secret"
     hmac_file.write_text(HMAC_SECRET + "\n")
     hmac_file.chmod(0o600)
-    closed = free_port()  # nothing listens there: every delivery fails to connect
+    held = reserve()  # bound, never listening: every delivery to it fails to connect
+    closed = held.getsockname()[1]
     env = {**ENV, "SLACK_URL": f"http://127.0.0.1:{closed}/services/T0/B0/{SLACK_TOKEN}"}
     names = ["am", "hook", "echo", "pd", "chat"]
-    with echo_server() as echo:
+    # Answers every POST with 400 and an error page that repeats the request line and headers:
+    # what a misconfigured proxy might do. The agent must not log that body.
+    with held, recording() as echo:
+        echo.default = Behaviour(400, echo=True)
         config = {
             "log": {"level": "debug"},
             "agent": {"hostname": "sec-host"},
@@ -245,7 +197,7 @@ def test_alerting_endpoints_need_credentials_and_secrets_do_not_leak(tmp_path: P
                     break
                 time.sleep(0.3)
             assert all(failures.get(n, 0) >= 3 for n in names if n != "echo"), failures
-            assert echo.requests >= 1, "the echoing receiver was never called"
+            assert echo.arrived >= 1, "the echoing receiver was never called"
 
             metrics_text = agent.metrics()
             status, alerts_body = request(agent, "GET", "/api/v1/alerts", auth=(USER, PASSWORD))
@@ -266,16 +218,7 @@ def test_alerting_endpoints_need_credentials_and_secrets_do_not_leak(tmp_path: P
 
     # check-config's errors for broken configs that hold the same secrets.
     def check(document: dict[str, Any], extra_env: Optional[dict[str, str]] = None) -> str:
-        path = tmp_path / "check.yaml"
-        path.write_text(yaml.safe_dump(document))
-        result = subprocess.run(
-            [*AGENT, "check-config", "--config", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **env, **(extra_env or {})},
-            check=False,
-        )
+        result = check_config_of(tmp_path, document, {**env, **(extra_env or {})})
         assert result.returncode == 2, (document, result.stdout, result.stderr)
         return result.stdout + result.stderr
 

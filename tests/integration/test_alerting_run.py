@@ -6,14 +6,14 @@ guards) and persists it in the state directory; learned baselines export anomaly
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 import pytest
 
 from tests.helpers.agentproc import AgentProcess, running_agent
+from tests.helpers.wait import wait_for
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration
@@ -36,16 +36,6 @@ CONFIG: dict[str, Any] = {
     },
     "alerting": {"repeat_interval": "1h"},
 }
-
-
-def wait_for(condition: Callable[[], Optional[T]], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def send(
@@ -90,7 +80,7 @@ SILENCE = {
 
 def test_rule_fires_is_exported_logged_and_silenced() -> None:
     with running_agent(CONFIG) as agent:
-        alert = wait_for(lambda: firing(agent))
+        alert = wait_for(lambda: firing(agent), "the firing alert")
         assert alert["labels"]["severity"] == "warning"
         assert alert["labels"]["host"] == "itest-host"
         assert alert["annotations"]["summary"].endswith("seconds on itest-host")
@@ -109,7 +99,8 @@ def test_rule_fires_is_exported_logged_and_silenced() -> None:
                 r
                 for r in agent.log_records()
                 if r.get("msg") == "alert firing" and r.get("alertname") == "AlwaysUp"
-            ]
+            ],
+            "the firing alert in the log",
         )
         assert len(logged) == 1  # once; the repeat interval is an hour
 
@@ -125,7 +116,9 @@ def test_rule_fires_is_exported_logged_and_silenced() -> None:
         status, listed = send(agent, "GET", "/api/v1/silences", headers={})
         assert [(s["id"], s["status"]["state"]) for s in listed["data"]] == [(silence_id, "active")]
         assert (agent.directory / "state" / "silences.json").exists()
-        wait_for(lambda: (firing(agent) or {}).get("silencedBy") == [silence_id])
+        wait_for(
+            lambda: (firing(agent) or {}).get("silencedBy") == [silence_id], "the alert silenced"
+        )
         families = parse_metrics(agent.metrics())
         muted = {
             s.label_dict["reason"]: s.value
@@ -135,10 +128,16 @@ def test_rule_fires_is_exported_logged_and_silenced() -> None:
 
         status, _ = send(agent, "DELETE", f"/api/v1/silences?id={silence_id}")
         assert status == 200
-        wait_for(lambda: (firing(agent) or {"silencedBy": ["?"]}).get("silencedBy") == [])
+        wait_for(
+            lambda: (firing(agent) or {"silencedBy": ["?"]}).get("silencedBy") == [],
+            "the silence expired",
+        )
 
         # learned baselines: past a warm-up of 2 samples, the CPU series has a score
-        scores = wait_for(lambda: parse_metrics(agent.metrics()).get("aiops_agent_anomaly_score"))
+        scores = wait_for(
+            lambda: parse_metrics(agent.metrics()).get("aiops_agent_anomaly_score"),
+            "anomaly scores",
+        )
         assert any(
             s.label_dict.get("series") == "aiops_agent_cpu_utilization_ratio"
             for s in scores.samples

@@ -22,7 +22,6 @@ import pytest
 
 from tests.helpers.agentproc import running_agent
 from tests.helpers.alertmanager import by_name, running_alertmanager, webhook_sink
-from tests.promtext import free_port
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration
@@ -65,11 +64,11 @@ def pending_rows(outbox: Path) -> list[tuple[Any, ...]]:
 
 
 def agent_config(
-    state: Path, listen_port: int, am_url: str, warning_level: float, with_critical: bool
+    state: Path, am_url: str, warning_level: float, with_critical: bool
 ) -> dict[str, Any]:
     return {
         "agent": {"interval": "1s", "hostname": HOST, "state_dir": str(state)},
-        "http": {"listen": f"127.0.0.1:{listen_port}"},
+        "http": {"listen": "127.0.0.1:0"},  # the same in the reloaded config: no rebinding
         "collectors": {"filesystem": {"enabled": False}},  # no statvfs on odd mounts of CI hosts
         "detection": {
             "rules": rules(warning_level, with_critical),
@@ -83,11 +82,11 @@ def agent_config(
 
 def test_agent_alertmanager_webhook_chain(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    port = free_port()
     with webhook_sink() as sink, running_alertmanager(sink.url) as am:
-        config = agent_config(state, port, am.url, 0, True)
+        config = agent_config(state, am.url, 0, True)
         with running_agent(config) as agent:
-            instance = f"{HOST}:{port}"
+            # Listening on port 0 (running_agent's default), the instance is the host name alone.
+            instance = HOST
             firing = am.wait_alerts(
                 lambda alerts: {"ChainCpuIdle", "ChainUptime"} <= set(by_name(alerts)), WAIT
             )
@@ -131,8 +130,10 @@ def test_agent_alertmanager_webhook_chain(tmp_path: Path) -> None:
                 assert alert["fingerprint"] == ours[name]["fingerprint"]
                 assert alert["startsAt"][:19] == ours[name]["startsAt"][:19]
                 assert alert["generatorURL"].endswith(f"/api/v1/alerts?rule={name}")
-                # The listener's address: loopback here (the instance label names the host).
-                assert alert["generatorURL"].startswith(f"http://127.0.0.1:{port}/")
+                # The host by name, as in the instance label (from where the link is opened,
+                # 127.0.0.1, the address the agent listens on here, is another machine), and the
+                # port the agent bound.
+                assert alert["generatorURL"].startswith(f"http://{HOST}:{agent.port}/")
 
             assert sink.wait(
                 lambda s: (
@@ -147,7 +148,7 @@ def test_agent_alertmanager_webhook_chain(tmp_path: Path) -> None:
 
             # Resolve both: one rule removed, the other's threshold out of reach.
             reloaded_at = time.time()
-            agent.write_config(agent_config(state, port, am.url, 1e18, False))
+            agent.write_config(agent_config(state, am.url, 1e18, False))
             agent.send_signal(signal.SIGHUP)
             left = am.wait_alerts(
                 lambda alerts: not {"ChainCpuIdle", "ChainUptime"} & set(by_name(alerts)), WAIT

@@ -22,9 +22,9 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
@@ -37,12 +37,11 @@ from hypothesis import strategies as st
 
 from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
-from tests.helpers.agentproc import AgentProcess, running_agent
-from tests.helpers.agentproc import _wait_started as wait_started
+from tests.helpers.agentproc import AgentProcess, running_agent, wait_started
+from tests.helpers.cli import AGENT, check_config, run_cli
 
 pytestmark = pytest.mark.integration
 
-AGENT = [sys.executable, "-m", "aiops_agent"]
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad-configs"
 _EXPECT = re.compile(r"^# expect: (\d+|-) \| (.+)$")
 
@@ -141,27 +140,17 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> list[BadInput]:
     return corpus_files() + generated(tmp_path_factory.mktemp("generated-bad-configs"))
 
 
-def check_config(bad: BadInput) -> subprocess.CompletedProcess[str]:
-    command = [*AGENT, "check-config", "--config", str(bad.path)]
-    if bad.drop_dac:
-        # As root, mode 000 does not stop a read; without CAP_DAC_OVERRIDE and
-        # CAP_DAC_READ_SEARCH it does, as it would for the service's own user.
-        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS__")}
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**env, **(bad.env or {})},
-        check=False,
-    )
+def check_bad(bad: BadInput) -> subprocess.CompletedProcess[str]:
+    # As root, mode 000 does not stop a read; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+    # it does, as it would for the service's own user.
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    return check_config(bad.path, env=bad.env, prefix=prefix if bad.drop_dac else ())
 
 
 def test_check_config_rejects_each_bad_input_clearly(bad_inputs: list[BadInput]) -> None:
     failures = []
     for bad in bad_inputs:
-        result = check_config(bad)  # a hang (e.g. on a FIFO) fails on check_config's deadline
+        result = check_bad(bad)  # a hang (e.g. on a FIFO) fails on check_config's deadline
         where = f"{bad.path}:{bad.line}: " if bad.line is not None else f"{bad.path}"
         if bad.env:
             where = next(iter(bad.env))
@@ -181,7 +170,7 @@ def test_empty_and_comment_only_configs_are_valid(tmp_path: Path) -> None:
     for content in ("", "# nothing but a comment\n", "---\n", "agent:\n"):
         path = tmp_path / "c.yaml"
         path.write_text(content, encoding="utf-8")
-        result = check_config(BadInput("ok", path, None, ""))
+        result = check_bad(BadInput("ok", path, None, ""))
         assert result.returncode == 0, (content, result.stderr)
 
 
@@ -198,15 +187,7 @@ def _without_default_config() -> list[str]:
 
 
 def _cli(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("AIOPS_")}
-    return subprocess.run(
-        [*_without_default_config(), *AGENT, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**clean, **(env or {})},
-        check=False,
-    )
+    return run_cli(*args, env=env, prefix=_without_default_config())
 
 
 NO_FILE = f"no configuration file at {DEFAULT_CONFIG_PATH}; using defaults"
@@ -448,60 +429,69 @@ documents = st.recursive(
     ),
     max_leaves=40,
 )
-LOADER_COUNTS = {"documents": 0, "valid": 0, "config_errors": 0, "raw": 0}
-
-
-@settings(max_examples=600, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(
-    document=st.dictionaries(st.sampled_from(KEYS), documents, max_size=5) | documents,
-    environ=st.dictionaries(
-        st.lists(
-            st.sampled_from(KEYS) | st.text("abcxyz_0123456789", max_size=5), min_size=0, max_size=4
-        ).map(lambda parts: "AIOPS__" + "__".join(p.upper() for p in parts)),
-        st.text(max_size=20),
-        max_size=3,
-    ),
+ENVIRONS = st.dictionaries(
+    st.lists(
+        st.sampled_from(KEYS) | st.text("abcxyz_0123456789", max_size=5), min_size=0, max_size=4
+    ).map(lambda parts: "AIOPS__" + "__".join(p.upper() for p in parts)),
+    st.text(max_size=20),
+    max_size=3,
 )
-def test_loader_on_random_documents_raises_only_config_error(
-    document: Any, environ: dict[str, str]
-) -> None:
-    LOADER_COUNTS["documents"] += 1
-    try:
-        text = yaml.safe_dump(document, allow_unicode=True)
-    except yaml.YAMLError:
-        return
-    _load_text(text.encode("utf-8", errors="surrogatepass"), environ)
+RAW = st.binary(max_size=2000) | st.text(
+    alphabet=st.sampled_from(list("agent:interval 15s\n-[]{}&*!|>#'\"\t<<,?%@`")), max_size=300
+).map(lambda t: t.encode())
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(
-    content=st.binary(max_size=2000)
-    | st.text(
-        alphabet=st.sampled_from(list("agent:interval 15s\n-[]{}&*!|>#'\"\t<<,?%@`")), max_size=300
-    ).map(lambda t: t.encode())
-)
-def test_loader_on_random_bytes_raises_only_config_error(content: bytes) -> None:
-    LOADER_COUNTS["raw"] += 1
-    _load_text(content, {})
+def test_loader_on_random_documents_raises_only_config_error() -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(
+        max_examples=600, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        document=st.dictionaries(st.sampled_from(KEYS), documents, max_size=5) | documents,
+        environ=ENVIRONS,
+    )
+    def load(document: Any, environ: dict[str, str]) -> None:
+        try:
+            text = yaml.safe_dump(document, allow_unicode=True)
+        except yaml.YAMLError:
+            outcomes["not dumpable"] += 1
+            return
+        outcomes[_load_text(text.encode("utf-8", errors="surrogatepass"), environ)] += 1
+
+    load()
+    print(f"\nloader fuzzing, random documents: {dict(outcomes)}")
+    # The fuzzing reached both sides of the loader: configs it takes and configs it refuses.
+    assert outcomes["valid"] > 0 and outcomes["config error"] > 0, outcomes
 
 
-def _load_text(content: bytes, environ: dict[str, str]) -> None:
+def test_loader_on_random_bytes_raises_only_config_error() -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(
+        max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(content=RAW)
+    def load(content: bytes) -> None:
+        outcomes[_load_text(content, {})] += 1
+
+    load()
+    print(f"\nloader fuzzing, random bytes: {dict(outcomes)}")
+    assert outcomes["valid"] > 0 and outcomes["config error"] > 0, outcomes
+
+
+def _load_text(content: bytes, environ: dict[str, str]) -> str:
+    """ "valid" or "config error"; anything else the loader raises fails the test."""
     with tempfile.NamedTemporaryFile(suffix=".yaml") as handle:
         handle.write(content)
         handle.flush()
         try:
             config = load_config(handle.name, environ, required=True)
         except ConfigError as error:
-            LOADER_COUNTS["config_errors"] += 1
             assert error.problems and all(str(p) for p in error.problems)
-        else:
-            LOADER_COUNTS["valid"] += 1
-            assert isinstance(config, Config)
-
-
-def test_print_loader_fuzz_counts() -> None:
-    """Runs after the two loader fuzz tests (file order) and prints what they tried."""
-    print(f"\nloader fuzzing: {LOADER_COUNTS}")
+            return "config error"
+        assert isinstance(config, Config)
+        return "valid"
 
 
 # --- fuzzing the HTTP server -------------------------------------------------------------------

@@ -7,18 +7,15 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.helpers.agentproc import running_agent
+from tests.helpers.cli import check_config, run_cli
+from tests.helpers.wait import wait_for
 from tests.promtext import parse as parse_metrics
-
-AGENT = [sys.executable, "-m", "aiops_agent"]
 
 
 def metric_value(text: str, name: str) -> float:
@@ -26,16 +23,6 @@ def metric_value(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not exposed")
-
-
-def wait_for(condition, timeout: float = 10.0, step: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def test_serves_metrics_health_and_readiness() -> None:
@@ -79,7 +66,8 @@ def test_sighup_applies_a_good_config_in_place() -> None:
         pid = agent.pid
         agent.send_signal(signal.SIGHUP)
         wait_for(
-            lambda: metric_value(agent.metrics(), "aiops_agent_collection_interval_seconds") == 2
+            lambda: metric_value(agent.metrics(), "aiops_agent_collection_interval_seconds") == 2,
+            "the reloaded interval",
         )
         assert agent.alive() and agent.pid == pid
         assert metric_value(agent.metrics(), "aiops_agent_config_last_reload_successful") == 1
@@ -90,7 +78,8 @@ def test_sighup_with_a_broken_config_keeps_the_old_one() -> None:
         agent.config_path.write_text("agent:\n  interval: 1s\n  bogus_key: 1\n")
         agent.send_signal(signal.SIGHUP)
         wait_for(
-            lambda: metric_value(agent.metrics(), "aiops_agent_config_last_reload_successful") == 0
+            lambda: metric_value(agent.metrics(), "aiops_agent_config_last_reload_successful") == 0,
+            "the rejected reload",
         )
         assert agent.alive()
         assert metric_value(agent.metrics(), "aiops_agent_collection_interval_seconds") == 1
@@ -159,15 +148,11 @@ def test_abstract_notify_socket_is_supported() -> None:
 def test_check_config_accepts_valid_and_rejects_broken(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("agent:\n  interval: 30s\n")
-    result = subprocess.run(
-        [*AGENT, "check-config", "--config", str(good)], capture_output=True, text=True
-    )
+    result = check_config(good)
     assert result.returncode == 0, result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("http:\n  listen: nowhere\n  max_conections: 3\n")
-    result = subprocess.run(
-        [*AGENT, "check-config", "--config", str(bad)], capture_output=True, text=True
-    )
+    result = check_config(bad)
     assert result.returncode == 2
     assert f"{bad}:2: http.listen:" in result.stderr
     assert (
@@ -175,52 +160,32 @@ def test_check_config_accepts_valid_and_rejects_broken(tmp_path: Path) -> None:
         in result.stderr
     )
     assert "Traceback" not in result.stderr
-    missing = subprocess.run(
-        [*AGENT, "check-config", "--config", str(tmp_path / "missing.yaml")],
-        capture_output=True,
-        text=True,
-    )
+    missing = check_config(tmp_path / "missing.yaml")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
 
 def test_collect_once_in_both_formats(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("{}\n")
-    prom = subprocess.run(
-        [*AGENT, "collect", "--once", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    prom = run_cli("collect", "--once", "--config", str(config))
     assert prom.returncode == 0, prom.stderr
     families = parse_metrics(prom.stdout)
     assert "node_load1" in families
-    as_json = subprocess.run(
-        [*AGENT, "collect", "--once", "--format", "json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    as_json = run_cli("collect", "--once", "--format", "json", "--config", str(config))
     document = json.loads(as_json.stdout)
     assert {f["name"] for f in document} >= {"node_load1", "node_memory_MemTotal_bytes"}
 
 
 def test_version() -> None:
-    result = subprocess.run([*AGENT, "--version"], capture_output=True, text=True)
+    result = run_cli("--version")
     assert result.stdout.strip() == "aiops-agent 0.1.0"
 
 
 def test_check_health_command() -> None:
     with running_agent({}) as agent:
-        ok = subprocess.run(
-            [*AGENT, "check-health", "--url", agent.url + "/healthz"], capture_output=True
-        )
+        ok = run_cli("check-health", "--url", agent.url + "/healthz")
         assert ok.returncode == 0
-    down = subprocess.run(
-        [*AGENT, "check-health", "--url", agent.url + "/healthz", "--timeout", "1"],
-        capture_output=True,
-        text=True,
-    )
+    down = run_cli("check-health", "--url", agent.url + "/healthz", "--timeout", "1")
     assert down.returncode == 1
 
 

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ import pytest
 import yaml
 
 from tests.helpers.agentproc import running_agent
-from tests.integration.test_delivery_receivers import Recorder, eventually
-from tests.integration.test_delivery_reliability import free_port
+from tests.helpers.ports import reserve
+from tests.helpers.receivers import Recorder
+from tests.helpers.wait import eventually
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,8 @@ def pending_keys(outbox: Path) -> list[str]:
 
 
 def test_alert_survives_sigkill_of_the_agent(tmp_path: Path) -> None:
-    port = free_port()  # the receiver is down at first
+    reserved = reserve()  # bound, not listening yet: the receiver is down at first
+    port = reserved.getsockname()[1]
     state = tmp_path / "state"
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(agent_config(state, port)))
@@ -73,17 +74,18 @@ def test_alert_survives_sigkill_of_the_agent(tmp_path: Path) -> None:
             stderr=stderr,
         )
     try:
-        assert eventually(lambda: bool(pending_keys(outbox)), 30), (
-            tmp_path / "first.log"
-        ).read_text()
-        time.sleep(0.5)  # a few failed attempts against the dead receiver
+        first_log = tmp_path / "first.log"
+        # Enqueued, and tried against the dead receiver.
+        assert eventually(
+            lambda: bool(pending_keys(outbox)) and "delivery failed" in first_log.read_text()
+        ), first_log.read_text()
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     waiting = pending_keys(outbox)
     assert waiting
 
-    recorder = Recorder(port)
+    recorder = Recorder(reserved)
     try:
         with running_agent(agent_config(state, port)) as agent:
             assert eventually(

@@ -1,141 +1,34 @@
 """Every receiver type against a real server on loopback: the exact bytes each one receives
 (webhook with HMAC, Slack, PagerDuty, Alertmanager v2, SMTP with STARTTLS and AUTH), and how
-delivery copes with receivers that fail: 500, 429 with Retry-After, garbage, hangs, 4xx.
-
-The Recorder and SmtpServer here are also used by the reliability tests."""
+delivery copes with receivers that fail: 500, 429 with Retry-After, garbage, hangs, 4xx."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 import logging
-import socket
 import socketserver
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any
 
 import pytest
-import yaml
 
-from aiops_agent import __version__
-from aiops_agent.alerting.events import AlertEvent
-from aiops_agent.config import load_config
+from aiops_agent.base.logs import JsonFormatter
 from aiops_agent.config.schema import Config
-from aiops_agent.logs import JsonFormatter
 from aiops_agent.notify import create_dispatcher
 from aiops_agent.notify.dispatcher import Dispatcher
-from aiops_agent.notify.senders import Context, pagerduty, slack, webhook
-
-HOST = "testhost"
-CONTEXT = Context("", HOST, "http://127.0.0.1:9877", __version__)
-FAST_OUTBOX = {"backoff_base": "50ms", "backoff_max": "500ms"}
-
-
-# --- a recording HTTP receiver --------------------------------------------------------------
-class Behaviour(NamedTuple):
-    status: int = 200
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0  # seconds before answering (a slow receiver)
-    garbage: bool = False  # answer with bytes that are not HTTP
-    hold: Optional[threading.Event] = None  # answer only once this is set (a hanging receiver)
-
-
-class Received(NamedTuple):
-    path: str
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-    status: int  # what we answered
-    at: float  # monotonic
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Recorder:
-    """An HTTP server that records every POST and answers per plan (then with `default`)."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.received: list[Received] = []
-        self.arrived = 0  # requests read, answered or not yet
-        self.plan: list[Behaviour] = []
-        self.default = Behaviour()
-        self._lock = threading.Condition()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with recorder._lock:
-                    how = recorder.plan.pop(0) if recorder.plan else recorder.default
-                    recorder.arrived += 1
-                if how.delay:
-                    time.sleep(how.delay)
-                if how.hold is not None:
-                    how.hold.wait(120)
-                if how.garbage:
-                    self.wfile.write(b"SURPRISE\r\n\r\n")
-                    self.close_connection = True
-                else:
-                    self.send_response(how.status)
-                    for name, value in how.headers:
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with recorder._lock:
-                    recorder.received.append(
-                        Received(
-                            self.path,
-                            headers,
-                            body,
-                            0 if how.garbage else how.status,
-                            time.monotonic(),
-                        )
-                    )
-                    recorder._lock.notify_all()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def accepted(self) -> list[Received]:
-        with self._lock:
-            return [r for r in self.received if 200 <= r.status < 300]
-
-    def wait(self, count: int, timeout: float = 15.0, accepted_only: bool = True) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                found = [r for r in self.received if not accepted_only or 200 <= r.status < 300]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{len(found)} of {count} requests arrived in time")
-                self._lock.wait(left)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from aiops_agent.notify.senders import pagerduty, slack, webhook
+from tests.helpers.notify import AGENT_URL, CONTEXT, HOST, alert, config_for, metric
+from tests.helpers.ports import reserve
+from tests.helpers.receivers import Behaviour, Recorder
+from tests.helpers.wait import eventually
 
 
 @pytest.fixture
@@ -145,65 +38,8 @@ def recorder() -> Iterator[Recorder]:
     server.stop()
 
 
-# --- helpers ---------------------------------------------------------------------------------
-def config_for(
-    tmp_path: Path, receivers: dict[str, Any], routes: list[Any], **outbox: Any
-) -> Config:
-    document = {
-        "agent": {"hostname": HOST},
-        "http": {"listen": "127.0.0.1:9877"},
-        "receivers": receivers,
-        "routes": routes,
-        "outbox": {**FAST_OUTBOX, **outbox},
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return load_config(str(path), {}, required=True)
-
-
-def alert(
-    n: int = 1, status: str = "firing", severity: str = "critical", **extra: str
-) -> AlertEvent:
-    return AlertEvent(
-        fingerprint=f"{n:016x}",
-        status=status,
-        labels={
-            "alertname": "HighLoad",
-            "severity": severity,
-            "host": "web-1",
-            "n": str(n),
-            **extra,
-        },
-        annotations={"summary": "load is high", "description": "load1 above 4"},
-        starts_at=1700000000.0,
-        ends_at=1700000600.0 if status == "resolved" else None,
-        value=4.5,
-        generator="high_load",
-        sequence=1 if status == "firing" else 2,
-    )
-
-
-def metric(dispatcher: Dispatcher, name: str, **labels: str) -> float:
-    total = 0.0
-    for family in dispatcher.metrics():
-        if family.name == name:
-            for sample_labels, value, _ in family.samples:
-                if all(dict(sample_labels).get(k) == v for k, v in labels.items()):
-                    total += value
-    return total
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def start(config: Config, tmp_path: Path) -> Dispatcher:
-    return create_dispatcher(config, str(tmp_path / "state"))
+    return create_dispatcher(config, str(tmp_path / "state"), lambda: AGENT_URL)
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -314,7 +150,21 @@ def test_alertmanager_resends_while_firing_and_after_resolve(
         first = recorder.wait(1)[0]
         resends = recorder.wait(3)  # the first POST, then re-sends every second
         dispatcher.submit([alert(1, "resolved")])
-        time.sleep(4.5)
+
+        def resolve_resends_over() -> bool:
+            """Alert 1 was re-sent resolved, and a later request holds only alert 2."""
+            bodies = [r.json() for r in recorder.accepted()]
+            resolved_at = [
+                i
+                for i, body in enumerate(bodies)
+                if any(a["labels"]["n"] == "1" and a["endsAt"].startswith("2023") for a in body)
+            ]
+            only_2 = [
+                i for i, body in enumerate(bodies) if [a["labels"]["n"] for a in body] == ["2"]
+            ]
+            return bool(resolved_at and only_2 and only_2[-1] > resolved_at[-1])
+
+        assert eventually(resolve_resends_over), [r.json() for r in recorder.accepted()]
         after = list(recorder.accepted())
     finally:
         dispatcher.close(5)
@@ -343,7 +193,7 @@ def test_alertmanager_resends_while_firing_and_after_resolve(
 
 
 def _parse_time(text: str) -> float:
-    from aiops_agent.alerting.timefmt import parse_time
+    from aiops_agent.base.timefmt import parse_time
 
     return parse_time(text)
 
@@ -574,8 +424,10 @@ def test_4xx_is_dead_lettered_not_retried(
         with caplog.at_level(logging.ERROR, logger="aiops_agent.notify"):
             dispatcher.submit([alert(1)])
             dispatcher.submit([alert(2)])
-            recorder.wait(1)
-            time.sleep(0.3)
+            recorder.wait(1)  # alert 2, after the rejected alert 1
+            assert eventually(
+                lambda: metric(dispatcher, "aiops_agent_notifications_dead_letters_total") >= 1
+            )
         dead = metric(dispatcher, "aiops_agent_notifications_dead_letters_total")
         kept = dispatcher.dead_letters("hook")
     finally:
@@ -596,10 +448,8 @@ def test_secrets_never_reach_the_log(
     token = "T0KEN-in-the-url-path"
     monkeypatch.setenv("SLACK_URL", f"{recorder.url}/services/{token}")
     monkeypatch.setenv("PD_KEY", f"routing-{token}")
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
+    closed = reserve()  # bound, never listening: deliveries to it are refused
     dead_port = closed.getsockname()[1]
-    closed.close()
     receivers = {
         "chat": {"slack": {"url": "${SLACK_URL}"}},
         "down": {"webhook": {"url": f"http://127.0.0.1:{dead_port}/{token}"}},
@@ -617,9 +467,13 @@ def test_secrets_never_reach_the_log(
         try:
             dispatcher.submit([alert(1)])
             recorder.wait(4, accepted_only=False)
-            time.sleep(0.5)
+            logged = ("delivery failed", "dead-lettered")  # the refused and the rejected ones
+            assert eventually(
+                lambda: all(any(w in r.getMessage() for r in caplog.records) for w in logged)
+            )
         finally:
             dispatcher.close(2)
+            closed.close()
     formatter = JsonFormatter()
     text = "\n".join(formatter.format(r) for r in caplog.records)
     assert "delivery failed" in text and "dead-lettered" in text

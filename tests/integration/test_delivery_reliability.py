@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,15 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.notify import create_dispatcher
-from tests.integration.test_delivery_receivers import (
-    Behaviour,
-    Recorder,
-    config_for,
-    eventually,
-    metric,
-)
+from tests.helpers.notify import config_for, metric
+from tests.helpers.ports import reserve
+from tests.helpers.receivers import Behaviour, Recorder
+from tests.helpers.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +30,16 @@ pytestmark = pytest.mark.integration
 # durably enqueued), then keeps delivering until SIGTERM.
 HARNESS = r"""
 import signal, sys, threading, time
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config import load_config
 from aiops_agent.notify import create_dispatcher
 
 config_path, state_dir, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
-dispatcher = create_dispatcher(load_config(config_path, {}, required=True), state_dir)
+dispatcher = create_dispatcher(
+    load_config(config_path, {}, required=True), state_dir, lambda: "http://h:9877"
+)
 for n in range(first, last):
     labels = {"alertname": "Drill", "severity": "critical", "n": str(n)}
     event = AlertEvent(f"{n:016x}", "firing", labels, {}, 1.7e9 + n, None, float(n), "drill", 1)
@@ -81,15 +79,10 @@ class Harness:
         assert self.process.wait(15) == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> None:
     total = 400
-    port = free_port()  # nobody listens yet: the receiver is down
+    reserved = reserve()  # bound, not listening yet: the receiver is down
+    port = reserved.getsockname()[1]
     receivers = {"hook": {"webhook": {"url": f"http://127.0.0.1:{port}/hook", "timeout": "1s"}}}
     outbox = {"backoff_base": "20ms", "backoff_max": "200ms"}
     config_path = tmp_path / "config.yaml"
@@ -105,7 +98,7 @@ def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> N
 
     # 2. The receiver comes back (slow, a few 500s and a 429); the agent restarts, submits more,
     #    and is SIGKILLed again mid-delivery.
-    recorder = Recorder(port)
+    recorder = Recorder(reserved)
     recorder.default = Behaviour(delay=0.01)
     recorder.plan = [Behaviour(500), Behaviour(503), Behaviour(429, (("Retry-After", "1"),))]
     try:
@@ -165,7 +158,7 @@ def test_full_disk_under_the_state_directory(tmp_path: Path) -> None:
     config = config_for(
         tmp_path, {"hook": {"webhook": {"url": recorder.url}}}, [{"receiver": "hook"}]
     )
-    dispatcher = create_dispatcher(config, str(state))
+    dispatcher = create_dispatcher(config, str(state), lambda: "http://h:9877")
     try:
         dispatcher.submit([_event(0)])
         recorder.wait(1)

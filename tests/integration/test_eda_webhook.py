@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,8 +22,8 @@ from aiops_agent.notify import create_dispatcher
 from aiops_agent.notify.senders import webhook
 from aiops_agent.notify.senders.webhook import signature_headers
 from tests.helpers.eda import ROOT, eda_venv
-from tests.helpers.prometheus import free_port
-from tests.integration.test_delivery_receivers import CONTEXT, alert, config_for, metric
+from tests.helpers.notify import AGENT_URL, CONTEXT, alert, config_for, metric
+from tests.helpers.ports import listening_port
 
 pytestmark = pytest.mark.integration
 SECRET = "eda-shared-secret"
@@ -51,13 +50,12 @@ class EdaSource:
 
 @pytest.fixture
 def eda_source(tmp_path: Path) -> Iterator[EdaSource]:
-    port = free_port()
     stderr = (tmp_path / "eda.log").open("w")
     process = subprocess.Popen(
         [
             str(eda_venv() / "bin" / "python"),
             str(ROOT / "tests" / "helpers" / "eda_webhook_source.py"),
-            str(port),
+            "0",  # the kernel picks the port; it is read back from the socket table
             SECRET,
             "payload.alert.labels.host",
         ],
@@ -66,15 +64,10 @@ def eda_source(tmp_path: Path) -> Iterator[EdaSource]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "eda.log").read_text()
-                assert time.monotonic() < deadline, "the EDA webhook source did not listen"
-                time.sleep(0.1)
+        try:
+            port = listening_port(process, "the EDA webhook source", timeout=60)
+        except AssertionError as error:
+            raise AssertionError(f"{error}:\n{(tmp_path / 'eda.log').read_text()}") from None
         yield EdaSource(process, port)
     finally:
         process.terminate()
@@ -91,7 +84,9 @@ def test_eda_source_accepts_the_agent_and_limits_to_the_host(
         }
     }
     dispatcher = create_dispatcher(
-        config_for(tmp_path, receivers, [{"receiver": "eda"}]), str(tmp_path / "state")
+        config_for(tmp_path, receivers, [{"receiver": "eda"}]),
+        str(tmp_path / "state"),
+        lambda: AGENT_URL,
     )
     try:
         dispatcher.submit([alert(1)])

@@ -18,9 +18,13 @@ import bcrypt
 import pytest
 import yaml
 
+from aiops_agent.base.listen import ListenAddress
 from aiops_agent.config import Config
+from tests import promtext
 from tests.helpers.agentproc import running_agent
 from tests.helpers.certs import make_pki
+from tests.helpers.cli import check_config_of
+from tests.helpers.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,8 +67,10 @@ def auth_header(user: str, password: str) -> dict[str, str]:
 
 
 def test_default_listen_address_is_loopback() -> None:
-    host = Config().http.listen.rpartition(":")[0]
-    assert host in ("127.0.0.1", "[::1]", "localhost"), Config().http.listen
+    assert Config().http.listen.is_loopback, Config().http.listen
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    listen = yaml.safe_load(example.read_text(encoding="utf-8"))["http"]["listen"]
+    assert ListenAddress.parse(listen).is_loopback, listen
 
 
 def _listening(pid: int) -> list[str]:
@@ -144,7 +150,18 @@ def test_secrets_stay_out_of_metrics_logs_and_errors(tmp_path: Path) -> None:
         agent.auth = anonymous
         page = agent.metrics()
         assert "node_load1" in page
-        time.sleep(1.5)  # a few debug-level collection cycles in the log
+        done = promtext.value(page, "aiops_agent_collections_total") or 0
+
+        def after_two_more_collections() -> str | None:
+            """The page once two more debug-level collection cycles are in the log."""
+            now = agent.metrics()
+            return (
+                now
+                if (promtext.value(now, "aiops_agent_collections_total") or 0) >= done + 2
+                else None
+            )
+
+        page = wait_for(after_two_more_collections, "two more collections")
         assert not leaks(page, secrets), "a secret is exposed on /metrics"
         for path in ("/", "/healthz", "/readyz", "/nope"):
             assert not leaks(agent.get(path)[1].decode(errors="replace"), secrets), path
@@ -153,16 +170,7 @@ def test_secrets_stay_out_of_metrics_logs_and_errors(tmp_path: Path) -> None:
 
     # check-config's errors, for mistakes next to and in secret-bearing keys.
     def check(document: dict[str, object], env: Optional[dict[str, str]] = None) -> str:
-        path = tmp_path / "check.yaml"
-        path.write_text(yaml.safe_dump(document))
-        result = subprocess.run(
-            [*AGENT, "check-config", "--config", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **SECRETS, **(env or {})},
-            check=False,
-        )
+        result = check_config_of(tmp_path, document, {**SECRETS, **(env or {})})
         assert result.returncode == 2, result.stderr
         return result.stderr
 

@@ -12,12 +12,13 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 
 import pytest
 
+from tests import promtext
 from tests.helpers.agentproc import AgentProcess, running_agent
+from tests.helpers.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +174,11 @@ def check(result: WrkResult, figures: dict[str, float]) -> None:
 
 def test_metrics_under_sustained_scraping_keeps_the_cadence() -> None:
     with running_agent({"agent": {"interval": f"{INTERVAL:g}s"}}) as agent:
-        time.sleep(2)  # a couple of collections first, so the page has its steady-state size
+        # A couple of collections first, so the page has its steady-state size.
+        wait_for(
+            lambda: (promtext.value(agent.metrics(), "aiops_agent_collections_total") or 0) >= 2,
+            "two collections",
+        )
         result, figures = drill(agent, 20)
         report("plain", result, figures)
         check(result, figures)

@@ -32,20 +32,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-import yaml
 
 from tests.helpers.agentproc import running_agent
 from tests.helpers.alertmanager import Alertmanager, WebhookSink, running_alertmanager, webhook_sink
-from tests.promtext import free_port
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration
@@ -87,10 +82,11 @@ def rules(t0: float, include_removed: bool) -> list[dict[str, Any]]:
     return found
 
 
-def agent_config(state: Path, port: int, am_url: str, t0: float, first: bool) -> dict[str, Any]:
+def agent_config(state: Path, am_url: str, t0: float, first: bool) -> dict[str, Any]:
     return {
+        # Listening on port 0 (running_agent's default): the alerts' instance label is then the
+        # host name alone, the same for the agent and its restart on another port.
         "agent": {"interval": "1s", "hostname": "drill-host", "state_dir": str(state)},
-        "http": {"listen": f"127.0.0.1:{port}"},
         "collectors": {"filesystem": {"enabled": False}},
         "detection": {"rules": rules(t0, include_removed=first), "baselines": {"enabled": False}},
         "receivers": {"am": {"alertmanager": {"url": am_url, "resend_interval": "2s"}}},
@@ -157,33 +153,10 @@ def final_state_reached(am: Alertmanager, sink: WebhookSink, names: dict[str, st
     return problems
 
 
-def start_first_agent(config_path: Path, stderr_path: Path, port: int) -> subprocess.Popen[bytes]:
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aiops_agent", "run", "--config", str(config_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return process
-        except OSError:
-            pass
-        assert process.poll() is None, stderr_path.read_text()
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"first agent not ready:\n{stderr_path.read_text()[-3000:]}")
-
-
 @pytest.mark.timeout(int(OUTAGE) + 300)
 def test_alertmanager_outage_with_agent_restart(tmp_path: Path) -> None:
     print(f"\noutage drill: Alertmanager down for {OUTAGE:.0f} s (AIOPS_DRILL_OUTAGE_SECONDS)")
     state = tmp_path / "state"
-    port = free_port()
     t0 = time.time()
     expected = {
         rule["name"]: (
@@ -193,36 +166,28 @@ def test_alertmanager_outage_with_agent_restart(tmp_path: Path) -> None:
     }
     watch = Watch()
     with webhook_sink() as sink, running_alertmanager(sink.url) as am:
-        config_path = tmp_path / "first.yaml"
-        config_path.write_text(yaml.safe_dump(agent_config(state, port, am.url, t0, True)))
-        first = start_first_agent(config_path, tmp_path / "first.log", port)
-        try:
-            sleep_watching(t0 + BEFORE - time.time(), watch, port)
+        with running_agent(agent_config(state, am.url, t0, True)) as first:
+            sleep_watching(t0 + BEFORE - time.time(), watch, first.port)
             before = {a["labels"]["alertname"] for a in am.alerts()}
             fired_before = {n for n in expected if not n.startswith("StartsInside")}
             assert fired_before <= before, f"not active before the outage: {fired_before - before}"
 
             am.stop()
             outage_started = time.monotonic()
-            first_counters = sleep_watching(0.4 * OUTAGE, watch, port) or {}
-            first.send_signal(signal.SIGKILL)
-            first.wait(10)
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait(10)
+            first_counters = sleep_watching(0.4 * OUTAGE, watch, first.port) or {}
+            first.kill()
         killed_at = time.monotonic() - outage_started
 
-        second = agent_config(state, port, am.url, t0, False)
+        second = agent_config(state, am.url, t0, False)
         with running_agent(second) as agent:
-            sleep_watching(OUTAGE - (time.monotonic() - outage_started), watch, port)
+            sleep_watching(OUTAGE - (time.monotonic() - outage_started), watch, agent.port)
             am.start()
             back = time.monotonic()
             outage = back - outage_started
             problems = ["not checked"]
             counters: dict[str, float] = {}
             while time.monotonic() - back < RECOVERY:
-                counters = watch.poll(port) or counters
+                counters = watch.poll(agent.port) or counters
                 problems = final_state_reached(am, sink, expected)
                 if not problems and counters.get("aiops_agent_outbox_queue_depth", -1) == 0:
                     break

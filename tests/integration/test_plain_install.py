@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agentproc import running_agent
-from tests.integration.test_delivery_receivers import Recorder
+from tests.helpers.receivers import Recorder
 
 pytestmark = pytest.mark.integration
 

@@ -26,6 +26,7 @@ import yaml
 from tests import promtext
 from tests.helpers.agentproc import running_agent
 from tests.helpers.prometheus import running_prometheus
+from tests.helpers.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -147,24 +148,29 @@ def test_rules_evaluate_cleanly_in_prometheus_against_the_agent() -> None:
             scrape, scrape_interval="1s", extra_config={"rule_files": [str(RULES)]}
         ) as prometheus:
             prometheus.wait_for("up == 1")
-            deadline = time.monotonic() + 60
-            groups: list[dict[str, Any]] = []
-            while time.monotonic() < deadline:
+            wait_for(
+                lambda: prometheus.query("count(aiops_agent_anomaly_score)"),
+                "every series the rules read, in Prometheus",
+                timeout=60,
+            )
+            # Evaluations that saw the data: each rule evaluated twice from here on.
+            seen: dict[str, list[str]] = {}
+
+            def evaluated_twice() -> list[dict[str, Any]]:
                 groups = prometheus.api("rules")["groups"]
-                evaluated = [
-                    rule
-                    for group in groups
-                    for rule in group["rules"]
-                    if rule.get("lastEvaluation", "").startswith("20")
-                ]
-                if len(evaluated) == rule_count() and prometheus.query(
-                    "count(aiops_agent_anomaly_score)"
-                ):
-                    time.sleep(3)  # a few more evaluations with data present
-                    groups = prometheus.api("rules")["groups"]
-                    break
-                time.sleep(0.5)
-            listed = [rule for group in groups for rule in group["rules"]]
+                listed = [rule for group in groups for rule in group["rules"]]
+                for rule in listed:
+                    times = seen.setdefault(rule["name"], [])
+                    if rule.get("lastEvaluation", "").startswith("20") and (
+                        not times or times[-1] != rule["lastEvaluation"]
+                    ):
+                        times.append(rule["lastEvaluation"])
+                twice = len(listed) == rule_count() and all(
+                    len(seen[rule["name"]]) >= 3 for rule in listed
+                )
+                return listed if twice else []
+
+            listed = wait_for(evaluated_twice, "each rule evaluated with data", timeout=60)
             assert len(listed) == rule_count()
             unhealthy = [
                 (rule["name"], rule.get("health"), rule.get("lastError"))

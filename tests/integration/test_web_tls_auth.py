@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +22,11 @@ import yaml
 
 from tests.helpers.agentproc import AgentProcess, running_agent
 from tests.helpers.certs import Pki, make_pki
+from tests.helpers.cli import check_config, run_cli
 from tests.helpers.prometheus import running_prometheus
 
 pytestmark = pytest.mark.integration
 
-AGENT = [sys.executable, "-m", "aiops_agent"]
 USER, PASSWORD = "prometheus", "correct horse battery staple"
 
 
@@ -188,6 +185,22 @@ def test_health_probes_need_no_credentials_unless_configured(pki: Pki, tmp_path:
             assert https_get(agent, path, context)[0] == 401, path
 
 
+def test_check_health_speaks_https_when_tls_is_on(pki: Pki, tmp_path: Path) -> None:
+    """check-health without --url, as a container HEALTHCHECK runs it with the agent's own config:
+    the URL comes from http.listen, and from the web config whether it is https."""
+    web = write_web_config(tmp_path / "web.yml", {"tls_server_config": tls_section(pki)})
+    with running_agent({"http": {"web_config_file": str(web)}}) as agent:
+        probe_config = tmp_path / "probe.yaml"
+        probe_config.write_text(
+            yaml.safe_dump(
+                {"http": {"listen": f"127.0.0.1:{agent.port}", "web_config_file": str(web)}}
+            ),
+            encoding="utf-8",
+        )
+        result = run_cli("check-health", "--config", str(probe_config), "--timeout", "10")
+        assert result.returncode == 0, result.stderr
+
+
 def test_tls_version_floor_plain_http_and_stalled_handshakes(pki: Pki, tmp_path: Path) -> None:
     web = write_web_config(tmp_path / "web.yml", {"tls_server_config": tls_section(pki)})
     patient = {"http": {"web_config_file": str(web), "request_timeout": "300s"}}
@@ -316,19 +329,6 @@ def test_sighup_rereads_the_web_config(pki: Pki, tmp_path: Path) -> None:
         assert rejected and "tls_server_config" in rejected[-1]["errors"], rejected
 
 
-def check_config(
-    config: Path, env: Optional[dict[str, str]] = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*AGENT, "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-
-
 def test_check_config_reports_web_config_mistakes(pki: Pki, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("http:\n  web_config_file: web.yml\n", encoding="utf-8")  # relative
@@ -389,7 +389,7 @@ def test_missing_bcrypt_is_a_clear_config_error(tmp_path: Path) -> None:
     web = write_web_config(tmp_path / "web.yml", {"basic_auth_users": {USER: bcrypt_hash("x", 4)}})
     config = tmp_path / "config.yaml"
     config.write_text(f"http:\n  web_config_file: {web}\n", encoding="utf-8")
-    result = check_config(config, {"PYTHONPATH": str(blocker.parent)})
+    result = check_config(config, env={"PYTHONPATH": str(blocker.parent)})
     assert result.returncode == 2, result.stderr
     assert "basic_auth_users: needs the bcrypt package" in result.stderr
     assert "aiops-agent[web]" in result.stderr

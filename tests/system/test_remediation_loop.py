@@ -36,7 +36,7 @@ import yaml
 
 from tests.helpers.eda import Rulebook, eda_environment, eda_venv, sign
 from tests.helpers.podmanhosts import ROOT, PodmanHosts
-from tests.integration.test_delivery_receivers import Recorder
+from tests.helpers.receivers import Recorder
 
 pytestmark = [pytest.mark.needs_root, pytest.mark.needs_podman, pytest.mark.timeout(1800)]
 

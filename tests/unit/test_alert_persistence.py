@@ -18,12 +18,12 @@ from aiops_agent.alerting import alertstore
 from aiops_agent.alerting.alertstore import AlertStore, to_record
 from aiops_agent.alerting.lifecycle import FIRING, PENDING, Lifecycle
 from aiops_agent.alerting.plugin import AlertingPlugin
-from aiops_agent.alerting.rules import Rule
 from aiops_agent.alerting.silences import SilenceStore
+from aiops_agent.base.model import Labels, Snapshot
 from aiops_agent.config.alerting_schema import RuleSettings
 from aiops_agent.config.types import Duration
-from aiops_agent.model import Labels, Snapshot
-from tests.unit.test_lifecycle_plugin import FakeSink, config_from, host_families
+from aiops_agent.detection.rules import Rule
+from tests.helpers.alerting import FakeSink, config_from, context, host_families
 
 SERIES: Labels = (("mountpoint", "/"),)
 DISK = Rule(
@@ -103,7 +103,7 @@ def test_unknown_version_is_set_aside(tmp_path: Path, caplog: pytest.LogCaptureF
 
 
 def test_oversized_file_is_set_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aiops_agent.alerting.statefile.MAX_SIZE", 10)
+    monkeypatch.setattr("aiops_agent.base.statefile.MAX_SIZE", 10)
     (tmp_path / "alerts.json").write_text('{"version": 1, "alerts": []}')
     assert AlertStore(str(tmp_path)).load() == []
     assert len(list(tmp_path.glob("alerts.json.corrupt-*"))) == 1
@@ -246,7 +246,7 @@ def plugin(tmp_path: Path) -> tuple[AlertingPlugin, FakeSink]:
     (tmp_path / "state").mkdir(exist_ok=True)
     sink = FakeSink()
     config = config_from(tmp_path, {"agent": {"hostname": "h1"}, "detection": {"rules": [RULE]}})
-    return AlertingPlugin(config, str(tmp_path / "state"), lambda c, s: sink), sink
+    return AlertingPlugin(config, context(tmp_path / "state"), lambda c, s: sink), sink
 
 
 def test_plugin_writes_on_change_and_at_shutdown_only(
@@ -282,7 +282,7 @@ def test_plugin_survives_a_state_dir_it_cannot_write(
     sink = FakeSink()
     config = config_from(tmp_path, {"agent": {"hostname": "h1"}, "detection": {"rules": [RULE]}})
     missing = tmp_path / "no-such-dir"
-    alerting = AlertingPlugin(config, str(missing), lambda c, s: sink)
+    alerting = AlertingPlugin(config, context(missing), lambda c, s: sink)
     with caplog.at_level(logging.ERROR):
         alerting.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9)))
     assert [e.status for e in sink.events] == ["firing"]

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from aiops_agent.agent import CollectorStats, collect_once, own_host_name
-from aiops_agent.collectors import build_collectors
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.naming import own_host_name
+from aiops_agent.collectors import CollectorStats, build_collectors, collect_once
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config.schema import (
     CollectorsSection,
     FilesystemCollector,
     ProcessGroup,
     ProcessGroupsCollector,
 )
-from aiops_agent.host import HostPaths
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -362,3 +362,18 @@ def test_many_hung_mounts_do_not_starve_healthy_ones(
             assert value(f, "aiops_agent_filesystem_stalled_mounts") == 5
     finally:
         release.set()
+
+
+def test_rebuilding_the_collectors_starts_no_more_threads(host_tree: Path) -> None:
+    """A reload rebuilds the collectors; the filesystem collector's statvfs threads are the
+    process' own, not one more pool per reload."""
+    import threading
+
+    def statvfs_threads() -> int:
+        return sum(t.name.startswith("statvfs-") for t in threading.enumerate())
+
+    build_collectors(CollectorsSection(), HostPaths.under(str(host_tree)))
+    before = statvfs_threads()
+    for _ in range(3):
+        build_collectors(CollectorsSection(), HostPaths.under(str(host_tree)))
+    assert statvfs_threads() == before > 0

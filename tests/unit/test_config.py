@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from aiops_agent.base.listen import ListenAddress
 from aiops_agent.config import ConfigError, load_config
 from aiops_agent.config.errors import Notice
 from aiops_agent.config.loader import MAX_CONFIG_BYTES
-from aiops_agent.config.types import Secret, parse_duration, parse_listen_address
+from aiops_agent.config.types import Secret, parse_duration
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> str:
@@ -29,7 +30,7 @@ def problems(path: str, environ: dict[str, str] | None = None) -> list[str]:
 def test_no_file_at_default_path_means_defaults(tmp_path: Path) -> None:
     config = load_config(str(tmp_path / "absent.yaml"), {})
     assert config.agent.interval == 15.0
-    assert config.http.listen == "127.0.0.1:9877"
+    assert config.http.listen == ("127.0.0.1", 9877)
 
 
 def test_missing_file_that_was_asked_for_is_an_error(tmp_path: Path) -> None:
@@ -45,7 +46,7 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
     path = write(tmp_path, "agent:\n  interval: 1m30s\nhttp:\n  listen: '[::1]:9100'\n")
     config = load_config(path, {}, required=True)
     assert config.agent.interval == 90.0
-    assert config.http.listen == "[::1]:9100"
+    assert config.http.listen == ("::1", 9100)
 
 
 def test_unknown_key_suggests_the_nearest_and_names_file_and_line(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_environment_overrides_the_file_with_the_keys_type(tmp_path: Path) -> No
         required=True,
     )
     assert config.agent.interval == 30.0
-    assert config.http.listen == "127.0.0.1:19877"
+    assert str(config.http.listen) == "127.0.0.1:19877"
     assert config.collectors.cpu.enabled is False
     assert config.http.max_connections == 8
 
@@ -190,11 +191,40 @@ def test_parse_duration() -> None:
 
 
 def test_parse_listen_address() -> None:
-    assert parse_listen_address("0.0.0.0:80") == ("0.0.0.0", 80)
-    assert parse_listen_address("[::1]:9877") == ("::1", 9877)
+    assert ListenAddress.parse("0.0.0.0:80") == ("0.0.0.0", 80)
+    assert ListenAddress.parse("[::1]:9877") == ("::1", 9877)
+    assert str(ListenAddress.parse("[::1]:9877")) == "[::1]:9877"
     for bad in (":80", "host", "host:99999", "[::1:80"):
         with pytest.raises(ValueError):
-            parse_listen_address(bad)
+            ListenAddress.parse(bad)
+
+
+def test_the_config_keeps_the_listen_address_parsed(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "http: {listen: '[::]:9100'}\n"), {}, required=True)
+    assert config.http.listen == ListenAddress("::", 9100)
+    assert config.http.listen.is_wildcard
+
+
+@pytest.mark.parametrize(
+    ("listen", "tls", "public", "local"),
+    [
+        ("0.0.0.0:9877", False, "http://web1:9877", "http://127.0.0.1:9877"),
+        ("[::]:9877", True, "https://web1:9877", "https://[::1]:9877"),
+        # Loopback is named by the host's name too: from elsewhere 127.0.0.1 is another machine.
+        ("127.0.0.1:9877", True, "https://web1:9877", "https://127.0.0.1:9877"),
+        ("[::1]:9877", False, "http://web1:9877", "http://[::1]:9877"),
+        ("10.0.0.5:9877", False, "http://10.0.0.5:9877", "http://10.0.0.5:9877"),
+        ("[fd00::5]:80", False, "http://[fd00::5]:80", "http://[fd00::5]:80"),
+        ("web1.example:9877", False, "http://web1.example:9877", "http://web1.example:9877"),
+        # Port 0 is the kernel's choice: the name alone, the same across restarts.
+        ("127.0.0.1:0", False, "http://web1", "http://127.0.0.1:0"),
+    ],
+)
+def test_one_way_to_name_the_listener(listen: str, tls: bool, public: str, local: str) -> None:
+    address = ListenAddress.parse(listen)
+    assert address.public_url(tls=tls, hostname="web1") == public
+    assert address.authority("web1") == public.partition("://")[2]
+    assert address.local_url(tls=tls) == local
 
 
 def test_secret_hides_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,6 +240,10 @@ def test_secret_hides_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     secret_file.write_text("from-file\n")
     assert resolve_secret(f"file:{secret_file}").reveal() == "from-file"
     assert resolve_secret("literal").reveal() == "literal"
+    # A reference inside a value, as in an Authorization header, is resolved in place.
+    monkeypatch.setenv("AIOPS_TEST_USER", "ops")
+    embedded = resolve_secret("Bearer ${AIOPS_TEST_TOKEN} for ${AIOPS_TEST_USER}")
+    assert embedded.reveal() == "Bearer s3cr3t-from-env for ops"
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
 
 
@@ -218,6 +252,8 @@ def test_secret_errors_name_the_source_never_the_value(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="environment variable AIOPS_UNSET_VAR is not set"):
         resolve_secret("${AIOPS_UNSET_VAR}")
+    with pytest.raises(ValueError, match="environment variable AIOPS_UNSET_VAR is not set"):
+        resolve_secret("Bearer ${AIOPS_UNSET_VAR}")
     with pytest.raises(ValueError, match="cannot read secret file"):
         resolve_secret(f"file:{tmp_path / 'nope'}")
 
@@ -277,7 +313,7 @@ def test_a_dangling_symlink_at_the_path_is_an_error_not_defaults(tmp_path: Path)
 def test_near_miss_override_is_a_warning_with_the_right_spelling(variable: str) -> None:
     notices: list[Notice] = []
     config = load_config(None, {variable: "0.0.0.0:1"}, notices=notices)
-    assert config.http.listen == "127.0.0.1:9877"  # not read: a warning, not an override
+    assert str(config.http.listen) == "127.0.0.1:9877"  # not read: a warning, not an override
     (warning,) = [n for n in notices if n.level == "warning"]
     assert f"environment variable {variable} is not read" in warning.message
     assert warning.message.endswith("did you mean AIOPS__HTTP__LISTEN?")

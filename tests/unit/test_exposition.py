@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import math
 
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.exposition import format_value, render
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
 
 
 def test_render_escapes_and_orders() -> None:

@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from aiops_agent.alerting.forecast import NEVER_HOURS, TrendWindow, theil_sen
 from aiops_agent.alerting.lifecycle import Lifecycle
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import Rule, RuleEvaluator
+from aiops_agent.base.model import Sample, gauge
 from aiops_agent.config.alerting_schema import DEFAULT_RULES, ForecastSettings, RuleSettings
 from aiops_agent.config.types import Duration
-from aiops_agent.model import Sample, gauge
+from aiops_agent.detection.forecast import NEVER_HOURS, TrendWindow, theil_sen
+from aiops_agent.detection.rates import RateTracker
+from aiops_agent.detection.rules import Rule, RuleEvaluator
 
 HOUR = 3600.0
 

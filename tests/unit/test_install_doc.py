@@ -6,14 +6,10 @@ hand-installed hosts behind. The role's template is rendered by ansible-playbook
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tests.helpers.ansible import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "install.md"
@@ -36,10 +32,6 @@ def documented_unit() -> str:
 
 
 def rendered_unit(directory: Path) -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    playbook_bin = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not playbook_bin:
-        pytest.fail("ansible-playbook not found: pip install -r requirements-deploy.txt")
     out = directory / "aiops-agent.service"
     tasks = [
         f"    - ansible.builtin.include_vars: {{file: {ROOT / 'roles/aiops_agent_config/defaults/main.yml'}}}",
@@ -54,21 +46,7 @@ def rendered_unit(directory: Path) -> str:
         "  vars:\n    ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
         "  tasks:\n" + "\n".join(tasks) + "\n"
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    result = subprocess.run(
-        [playbook_bin, str(playbook)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=240,
-    )
+    result = run_playbook(str(playbook))
     assert result.returncode == 0, result.stdout[-6000:]
     return out.read_text(encoding="utf-8")
 

@@ -7,49 +7,23 @@ To update k8s/: `ansible-playbook k8s/render.yml` from the repo root."""
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.helpers.ansible import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "k8s"
 MODES = ("daemonset", "deployment")
 
 
-def _ansible_playbook() -> str:
-    # The venv running pytest first (scripts/test.sh puts it on PATH too), then PATH.
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not found:
-        pytest.fail("ansible-playbook not found: pip install -r requirements-deploy.txt")
-    return found
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("k8s")
-    env = dict(
-        os.environ,
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    result = subprocess.run(
-        [_ansible_playbook(), str(K8S_DIR / "render.yml"), "-e", f"aiops_k8s_out={out}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=240,
-    )
+    result = run_playbook(str(K8S_DIR / "render.yml"), "-e", f"aiops_k8s_out={out}")
     assert result.returncode == 0, result.stdout[-6000:]
     return out
 

@@ -7,7 +7,6 @@ tree."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -17,7 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.test_k8s_manifests_in_sync import K8S_DIR, ROOT, _ansible_playbook
+from tests.helpers.ansible import run_playbook
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S_DIR = ROOT / "k8s"
 
 IMAGE = "registry.example.com/team/aiops-agent"
 PLAYBOOK = """\
@@ -43,24 +45,15 @@ def run_role(
     (where / "vars.json").write_text(json.dumps(variables))
     scratch = where / "tmp"
     scratch.mkdir(exist_ok=True)
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        TMPDIR=str(scratch),  # where the role's temporary copy of the config goes
-        **(environ or {}),
-    )
-    result = subprocess.run(
-        [_ansible_playbook(), "render.yml", *args],
+    result = run_playbook(
+        "render.yml",
+        *args,
         cwd=where,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=240,
+        environ={
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "TMPDIR": str(scratch),  # where the role's temporary copy of the config goes
+            **(environ or {}),
+        },
     )
     assert not list(scratch.iterdir()), "the temporary copy of the config was left behind"
     return result.returncode, result.stdout

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aiops_agent.alerting.events import AlertEvent
 from aiops_agent.alerting.lifecycle import FIRING, Lifecycle, fingerprint
-from aiops_agent.alerting.rules import Rule
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.model import Labels
 from aiops_agent.config.alerting_schema import RuleSettings
 from aiops_agent.config.types import Duration
-from aiops_agent.model import Labels
+from aiops_agent.detection.rules import Rule
 
 SERIES: Labels = (("mountpoint", "/"),)
 RULE = Rule(

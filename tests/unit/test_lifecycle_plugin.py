@@ -10,59 +10,21 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-import yaml
 
-from aiops_agent.alerting.events import AlertEvent
 from aiops_agent.alerting.plugin import AlertingPlugin, alert_instance, create
-from aiops_agent.config import Config, load_config
-from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
-from aiops_agent.plugins import Request
-
-
-class FakeSink:
-    def __init__(self) -> None:
-        self.events: list[AlertEvent] = []
-        self.closed = False
-        self.reconfigured = 0
-
-    def submit(self, events: list[AlertEvent]) -> None:
-        self.events.extend(events)
-
-    def metrics(self) -> list[MetricFamily]:
-        return [gauge("fake_sink_up", "", [Sample((), 1.0)])]
-
-    def reconfigure(self, config: Config) -> None:
-        self.reconfigured += 1
-
-    def close(self, timeout: float) -> None:
-        self.closed = True
-
-
-def config_from(tmp_path: Path, data: dict[str, Any]) -> Config:
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return load_config(str(path), {}, required=True)
+from aiops_agent.base.listen import ListenAddress
+from aiops_agent.base.model import MetricFamily, Snapshot
+from aiops_agent.config import Config
+from aiops_agent.plugins import AgentContext, Request
+from tests.helpers.alerting import FakeSink, config_from, context, host_families
 
 
 def make_plugin(tmp_path: Path, data: dict[str, Any]) -> tuple[AlertingPlugin, FakeSink]:
     sink = FakeSink()
     config = config_from(tmp_path, {"agent": {"hostname": "h1"}, **data})
-    plugin = AlertingPlugin(config, str(tmp_path / "state"), lambda c, s: sink)
+    plugin = AlertingPlugin(config, context(tmp_path / "state"), lambda c, s: sink)
     (tmp_path / "state").mkdir(exist_ok=True)
     return plugin, sink
-
-
-def host_families(
-    prefix: str = "node_", cpu: float = 0.2, used: float = 0.5, inodes_free: float = 900.0
-) -> list[MetricFamily]:
-    fs = (("device", "/dev/sda1"), ("fstype", "ext4"), ("mountpoint", "/"))
-    return [
-        gauge("aiops_agent_cpu_utilization_ratio", "", [Sample((), cpu)]),
-        gauge("aiops_agent_filesystem_used_ratio", "", [Sample(fs, used)]),
-        gauge(f"{prefix}filesystem_files", "", [Sample(fs, 1000.0)]),
-        gauge(f"{prefix}filesystem_files_free", "", [Sample(fs, inodes_free)]),
-        counter(f"{prefix}network_receive_bytes_total", "", [Sample((("device", "eth0"),), 1e6)]),
-    ]
 
 
 def by_name(families: list[MetricFamily]) -> dict[str, MetricFamily]:
@@ -78,7 +40,7 @@ def test_create_returns_none_when_both_sections_are_off() -> None:
         detection=replace(config.detection, enabled=False),
         alerting=replace(config.alerting, enabled=False),
     )
-    assert create(off, "") is None
+    assert create(off, AgentContext("", lambda: "")) is None
 
 
 def test_default_inode_rule_fires_on_the_derived_series(tmp_path: Path) -> None:
@@ -185,7 +147,7 @@ def test_instance_label() -> None:
     config = Config()
     named = replace(config, agent=replace(config.agent, hostname="web1"))
     assert alert_instance(named) == "web1:9877"
-    listen = replace(named.http, listen="10.0.0.5:9100")
+    listen = replace(named.http, listen=ListenAddress("10.0.0.5", 9100))
     assert alert_instance(replace(named, http=listen)) == "10.0.0.5:9100"
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from aiops_agent.base.model import MetricFamily, Sample, gauge
 from aiops_agent.collectors import hwmon, netstat, timex
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.collectors.textfile import TextfileCollector
 from aiops_agent.config.schema import TextfileCollector as TextfileSettings
 from aiops_agent.exposition import render
-from aiops_agent.host import HostPaths
-from aiops_agent.model import MetricFamily, Sample, gauge
 from tests import promtext
 from tests.helpers import hosttrees
 

@@ -109,7 +109,7 @@ def test_missing_secret_variable_names_the_variable(tmp_path: Path) -> None:
 
 def test_bad_matcher_and_bad_receiver_name(tmp_path: Path) -> None:
     found = problems(tmp_path, "routes:\n  - {receiver: log, matchers: ['a=~(']}\n")
-    assert any("routes.0:" in p and "invalid regular expression" in p for p in found)
+    assert any("routes.0.matchers.0: invalid regular expression" in p for p in found)
     found = problems(tmp_path, "receivers:\n  'bad/name': {log: {}}\n")
     assert any("receivers.bad/name: receiver names are" in p for p in found)
 

@@ -11,14 +11,30 @@ from pathlib import Path
 
 PROBE = r"""
 import json, sys, tempfile, time
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config import load_config
 from aiops_agent.notify import create_dispatcher
 
-dispatcher = create_dispatcher(load_config(sys.argv[1], {}, required=True), tempfile.mkdtemp())
+dispatcher = create_dispatcher(
+    load_config(sys.argv[1], {}, required=True), tempfile.mkdtemp(), lambda: "http://h:9877"
+)
 after_start = {m: m in sys.modules for m in ("sqlite3", "requests", "smtplib")}
 dispatcher.submit([AlertEvent("f", "firing", {"alertname": "A"}, {}, 1.0, None, 1.0, "r", 1)])
-time.sleep(0.5)
+
+
+def attempts():
+    return sum(
+        sample.value
+        for family in dispatcher.metrics()
+        if family.name == "aiops_agent_notifications_attempts_total"
+        for sample in family.samples
+    )
+
+
+deadline = time.monotonic() + 30  # until the receiver was tried: logged, or POSTed to
+while not attempts() and time.monotonic() < deadline:
+    time.sleep(0.02)
+assert attempts(), "the receiver was never tried"
 after_submit = {m: m in sys.modules for m in ("sqlite3", "requests", "smtplib")}
 dispatcher.close(1)
 print(json.dumps([after_start, after_submit]))

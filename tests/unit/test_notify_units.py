@@ -13,7 +13,8 @@ from pathlib import Path
 
 import requests
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.matchers import parse_matcher
 from aiops_agent.config.notify_schema import (
     AlertmanagerReceiver,
     EmailReceiver,
@@ -26,13 +27,13 @@ from aiops_agent.config.notify_schema import (
     WebhookSignature,
 )
 from aiops_agent.config.types import Duration, Secret
+from aiops_agent.notify.dispatcher import build_sender
 from aiops_agent.notify.outcome import DEAD, OK, RETRY, Outcome, from_status, parse_retry_after
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import (
     Context,
     Sender,
     alertmanager,
-    build_sender,
     email,
     pagerduty,
     slack,
@@ -64,8 +65,8 @@ def test_first_match_wins_unless_continue() -> None:
     router = Router(
         [
             Route("pager", severity=["critical"], continue_=True),
-            Route("ops", matchers=['team="ops"']),
-            Route("rest", matchers=['team=~".+"']),
+            Route("ops", matchers=[parse_matcher('team="ops"')]),
+            Route("rest", matchers=[parse_matcher('team=~".+"')]),
         ]
     )
     assert router.route({"severity": "critical", "team": "ops"}) == ["pager", "ops"]
@@ -76,7 +77,9 @@ def test_first_match_wins_unless_continue() -> None:
 
 
 def test_negative_matchers_and_duplicates() -> None:
-    router = Router([Route("a", matchers=['env!~"dev|test"'], continue_=True), Route("a")])
+    router = Router(
+        [Route("a", matchers=[parse_matcher('env!~"dev|test"')], continue_=True), Route("a")]
+    )
     assert router.route({"env": "prod"}) == ["a"]
     assert router.route({"env": "dev"}) == ["a"]
     assert Router([]).route({}) == ["log"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
-from aiops_agent.logs import RateLimitedLog
 from aiops_agent.notify.queue import DurableQueue, decode, encode
 from aiops_agent.notify.stats import ReceiverStats
 

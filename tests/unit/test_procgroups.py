@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from aiops_agent.base.model import MetricFamily
 from aiops_agent.collectors import build_collectors
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import ConfigError, load_config
 from aiops_agent.config.schema import CollectorsSection, ProcessGroup, ProcessGroupsCollector
-from aiops_agent.host import HostPaths
-from aiops_agent.model import MetricFamily
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

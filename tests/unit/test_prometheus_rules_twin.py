@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aiops_agent.alerting.rules import Level, Rule
 from aiops_agent.config.alerting_schema import DEFAULT_RULES, RuleSettings
+from aiops_agent.detection.rules import Level, Rule
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "aiops-agent.rules.yml"
 RATE_RANGE = "5m"

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from aiops_agent.alerting.events import AlertEvent
 from aiops_agent.alerting.lifecycle import Lifecycle
-from aiops_agent.alerting.rules import Rule
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.model import Labels
 from aiops_agent.config.alerting_schema import DEFAULT_RULES, ForecastSettings, RuleSettings
 from aiops_agent.config.notify_schema import EmailReceiver, LogReceiver, SlackReceiver
 from aiops_agent.config.types import Duration, Secret
-from aiops_agent.model import Labels
+from aiops_agent.detection.rules import Rule
 from aiops_agent.notify.senders import Context, email, slack
 from aiops_agent.notify.senders.log import LogSender
 

@@ -3,15 +3,19 @@ resets), sums of several names, matchers, and node_* name translation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aiops_agent.alerting.lifecycle import FIRING, PENDING, Lifecycle
-from aiops_agent.alerting.matchers import parse_matcher, parse_selector
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import Rule, RuleEvaluator, host_series_name
+from aiops_agent.base.matchers import parse_matcher, parse_selector
+from aiops_agent.base.model import Labels, MetricFamily, Sample, counter, gauge
+from aiops_agent.base.naming import host_series_name
+from aiops_agent.config import ConfigError, load_config
 from aiops_agent.config.alerting_schema import DEFAULT_RULES, DetectionSection, RuleSettings
 from aiops_agent.config.types import Duration
-from aiops_agent.model import Labels, MetricFamily, Sample, counter, gauge
+from aiops_agent.detection.rates import RateTracker
+from aiops_agent.detection.rules import Rule, RuleEvaluator
 
 
 def rule(**overrides: object) -> Rule:
@@ -107,7 +111,7 @@ def test_rate_rule_sums_several_counters_per_label_set() -> None:
             metric="rx_errs_total + tx_errs_total",
             rate=True,
             warning=1.0,
-            matchers=['device!~"lo|veth.*"'],
+            matchers=[parse_matcher('device!~"lo|veth.*"')],
         )
     )
     evaluator = RuleEvaluator(RateTracker())
@@ -126,7 +130,7 @@ def test_rate_rule_sums_several_counters_per_label_set() -> None:
 
 
 def test_matchers_select_series() -> None:
-    r = rule(matchers=['mountpoint!~"/boot.*"', 'fstype="ext4"'])
+    r = rule(matchers=[parse_matcher('mountpoint!~"/boot.*"'), parse_matcher('fstype="ext4"')])
     family = gauge(
         "m",
         "",
@@ -167,7 +171,6 @@ def test_annotations_fill_placeholders_but_not_attributes() -> None:
         ({"critical": 5.0}, "critical must be above"),
         ({"warning_clear": 11.0}, "clear level"),
         ({"metric": " + "}, "metric is empty"),
-        ({"matchers": ["not a matcher"]}, "is not a matcher"),
     ],
 )
 def test_invalid_rules_are_refused(overrides: dict[str, object], message: str) -> None:
@@ -175,6 +178,23 @@ def test_invalid_rules_are_refused(overrides: dict[str, object], message: str) -
     settings.update(overrides)
     with pytest.raises(ValueError, match=message):
         RuleSettings(**settings)  # type: ignore[arg-type]
+
+
+def test_the_config_holds_matchers_parsed_and_reports_a_bad_one_at_its_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.yaml"
+    rule_text = "    - {name: R, metric: m, warning: 1, matchers: [%s]}\n"
+    path.write_text("detection:\n  rules:\n" + rule_text % "'fstype=\"ext4\"'")
+    (settings,) = load_config(str(path), {}, required=True).detection.rules
+    assert settings.matchers == [parse_matcher('fstype="ext4"')]
+    path.write_text("detection:\n  rules:\n" + rule_text % "'not a matcher'")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path), {}, required=True)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3: detection.rules.0.matchers.0: 'not a matcher' is not a matcher (examples: "
+        'device="eth0", mountpoint!~"/boot.*")'
+    ]
 
 
 def test_default_rules_can_be_tuned_and_switched_off() -> None:
@@ -203,8 +223,9 @@ def test_matcher_and_selector_syntax() -> None:
     assert parse_matcher('device=~"sd.*"').matches("sda")
     assert not parse_matcher('device=~"sd.*"').matches("nvme0n1-sda")  # anchored
     assert parse_matcher("device!=lo").matches("eth0")
-    name, matchers = parse_selector('node_disk_read_bytes_total{device!~"dm-.*", x="a,b"}')
-    assert name == "node_disk_read_bytes_total"
-    assert [str(m) for m in matchers] == ['device!~"dm-.*"', 'x="a,b"']
+    text = 'node_disk_read_bytes_total{device!~"dm-.*", x="a,b"}'
+    selector = parse_selector(text)
+    assert (selector.name, str(selector)) == ("node_disk_read_bytes_total", text)
+    assert [str(m) for m in selector.matchers] == ['device!~"dm-.*"', 'x="a,b"']
     with pytest.raises(ValueError):
         parse_selector("{}")

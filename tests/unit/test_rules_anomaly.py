@@ -6,12 +6,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from aiops_agent.alerting.baselines import FILE_NAME, Baselines
 from aiops_agent.alerting.lifecycle import Lifecycle
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import Rule, RuleEvaluator
+from aiops_agent.base.matchers import parse_matcher, parse_selector
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.config.alerting_schema import ANOMALY_SCORE, BaselineSettings, RuleSettings
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.detection.anomaly_scores import FILE_NAME, AnomalyScorer
+from aiops_agent.detection.rates import RateTracker
+from aiops_agent.detection.rules import Rule, RuleEvaluator
+
+CPU = parse_selector("aiops_agent_cpu_utilization_ratio")
 
 ETH0 = (("device", "eth0"),)
 
@@ -28,7 +31,7 @@ def snapshot(cpu: float, rx_total: float, extra_devices: int = 0) -> list[Metric
 
 
 def run(
-    baselines: Baselines, families: list[MetricFamily], now: float
+    baselines: AnomalyScorer, families: list[MetricFamily], now: float
 ) -> dict[tuple[tuple[str, str], ...], float]:
     index = {f.name: f for f in families}
     scores = baselines.update(index, families, now)
@@ -39,12 +42,12 @@ def run(
 def test_selected_series_are_scored_after_warmup_and_counters_by_rate() -> None:
     settings = BaselineSettings(
         series=[
-            "aiops_agent_cpu_utilization_ratio",
-            'node_network_receive_bytes_total{device="eth0"}',
+            parse_selector("aiops_agent_cpu_utilization_ratio"),
+            parse_selector('node_network_receive_bytes_total{device="eth0"}'),
         ],
         warmup=20,
     )
-    baselines = Baselines(settings, True, RateTracker())
+    baselines = AnomalyScorer(settings, True, RateTracker())
     rng = random.Random(1)
     total = 0.0
     scores = {}
@@ -67,8 +70,10 @@ def test_selected_series_are_scored_after_warmup_and_counters_by_rate() -> None:
 
 
 def test_cap_limits_baselined_series() -> None:
-    settings = BaselineSettings(series=["node_network_receive_bytes_total"], max_series=3, warmup=1)
-    baselines = Baselines(settings, True, RateTracker())
+    settings = BaselineSettings(
+        series=[parse_selector("node_network_receive_bytes_total")], max_series=3, warmup=1
+    )
+    baselines = AnomalyScorer(settings, True, RateTracker())
     run(baselines, snapshot(0.3, 100.0, extra_devices=5), 0.0)
     assert len(baselines) == 3 and baselines.refused == 3
     metrics = {f.name: f.samples[0].value for f in baselines.metrics()}
@@ -79,13 +84,13 @@ def test_cap_limits_baselined_series() -> None:
 
 
 def test_rule_on_anomaly_scores_fires_and_holds_by_its_clear_level() -> None:
-    settings = BaselineSettings(series=["aiops_agent_cpu_utilization_ratio"], warmup=100)
-    baselines = Baselines(settings, True, RateTracker())
+    settings = BaselineSettings(series=[CPU], warmup=100)
+    baselines = AnomalyScorer(settings, True, RateTracker())
     rule = Rule(
         RuleSettings(
             name="Anomalous",
             metric=ANOMALY_SCORE,
-            matchers=['series="aiops_agent_cpu_utilization_ratio"'],
+            matchers=[parse_matcher('series="aiops_agent_cpu_utilization_ratio"')],
             warning=0.9,
             warning_clear=0.3,
         )
@@ -110,15 +115,15 @@ def test_rule_on_anomaly_scores_fires_and_holds_by_its_clear_level() -> None:
 
 
 def test_learned_state_survives_a_restart(tmp_path: Path) -> None:
-    settings = BaselineSettings(series=["aiops_agent_cpu_utilization_ratio"], warmup=10)
-    baselines = Baselines(settings, True, RateTracker(), str(tmp_path))
+    settings = BaselineSettings(series=[CPU], warmup=10)
+    baselines = AnomalyScorer(settings, True, RateTracker(), str(tmp_path))
     for i in range(15):
         run(baselines, snapshot(0.3, 0.0), float(i))
     baselines.save()
     assert (tmp_path / FILE_NAME).exists()
-    restored = Baselines(settings, True, RateTracker(), str(tmp_path))
+    restored = AnomalyScorer(settings, True, RateTracker(), str(tmp_path))
     assert len(restored) == 1
     # past its warm-up already: the first sample after the restart is scored
     assert run(restored, snapshot(0.3, 0.0), 16.0) != {}
     (tmp_path / FILE_NAME).write_text("garbage", encoding="utf-8")
-    assert len(Baselines(settings, True, RateTracker(), str(tmp_path))) == 0
+    assert len(AnomalyScorer(settings, True, RateTracker(), str(tmp_path))) == 0

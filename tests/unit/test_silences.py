@@ -17,6 +17,8 @@ from aiops_agent.alerting.silences import (
     silence_from_json,
     silences_from_config,
 )
+from aiops_agent.base.matchers import parse_matcher
+from aiops_agent.base.timefmt import parse_timestamp
 from aiops_agent.config.alerting_schema import SilenceSettings
 
 NOW = 1_700_000_000.0
@@ -116,7 +118,7 @@ def test_cap_refuses_new_silences_but_allows_updates(tmp_path: Path) -> None:
 
 
 def test_config_silences_have_stable_ids_and_are_not_saved(tmp_path: Path) -> None:
-    settings = [SilenceSettings(matchers=['host="h1"'], comment="lab host")]
+    settings = [SilenceSettings(matchers=[parse_matcher('host="h1"')], comment="lab host")]
     first, second = silences_from_config(settings), silences_from_config(settings)
     assert first[0].id == second[0].id and first[0].id.startswith("config-")
     assert first[0].ends_at == math.inf
@@ -127,5 +129,7 @@ def test_config_silences_have_stable_ids_and_are_not_saved(tmp_path: Path) -> No
     assert not (tmp_path / FILE_NAME).exists()
     with pytest.raises(ValueError, match="end after"):
         SilenceSettings(
-            matchers=['host="h"'], starts_at="2030-01-02T00:00:00Z", ends_at="2030-01-01T00:00:00Z"
+            matchers=[parse_matcher('host="h"')],
+            starts_at=parse_timestamp("2030-01-02T00:00:00Z"),
+            ends_at=parse_timestamp("2030-01-01T00:00:00Z"),
         )

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from aiops_agent.base.model import MetricFamily
 from aiops_agent.collectors import build_collectors
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.collectors.textfile import MAX_FILE_BYTES, TextfileCollector
 from aiops_agent.config.schema import CollectorsSection
 from aiops_agent.config.schema import TextfileCollector as TextfileSettings
 from aiops_agent.exposition import render
-from aiops_agent.host import HostPaths
-from aiops_agent.model import MetricFamily
 from aiops_agent.textformat import TextFormatError, parse
 from tests import promtext
 

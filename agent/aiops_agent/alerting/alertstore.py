@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 from aiops_agent.alerting.lifecycle import FIRING, PENDING, Alert, fingerprint
-from aiops_agent.alerting.statefile import read_records, write_atomically
+from aiops_agent.base.statefile import read_records, write_atomically
 
 log = logging.getLogger("aiops_agent.alerting")
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Callable, Optional
 
-from aiops_agent.alerting.events import RESOLVED_PREFIX, AlertEvent
-from aiops_agent.alerting.rules import Level, Rule
-from aiops_agent.alerting.timefmt import format_time
-from aiops_agent.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
+from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.base.timefmt import format_time
+from aiops_agent.detection.rules import Level, Rule
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 WARNING, CRITICAL = "warning", "critical"

@@ -13,47 +13,34 @@ from typing import Any, Callable, Optional
 
 from aiops_agent.alerting.alertstore import AlertStore
 from aiops_agent.alerting.api import AlertingApi
-from aiops_agent.alerting.baselines import Baselines
-from aiops_agent.alerting.derived import inodes_used_ratio
 from aiops_agent.alerting.lifecycle import Alert, Lifecycle
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import Rule, RuleEvaluator
 from aiops_agent.alerting.silences import SilenceStore, silences_from_config
 from aiops_agent.alerting.sinks import Sink, create_sink
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
+from aiops_agent.base.naming import host_name
 from aiops_agent.config.schema import Config
-from aiops_agent.config.types import parse_listen_address
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily, Sample, Snapshot, counter, gauge
-from aiops_agent.plugins import Handler, Plugin
+from aiops_agent.detection.anomaly_scores import AnomalyScorer
+from aiops_agent.detection.derived import inodes_used_ratio
+from aiops_agent.detection.rates import RateTracker
+from aiops_agent.detection.rules import Rule, RuleEvaluator
+from aiops_agent.plugins import AgentContext, Handler, Plugin
 
 log = logging.getLogger("aiops_agent.alerting")
 
 SERIES_STALE_AFTER = 3600.0  # rate and forecast state of a series unseen this long is dropped
-_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost")
 
 
-def create(config: Config, state_dir: str) -> Optional[Plugin]:
+def create(config: Config, context: AgentContext) -> Optional[Plugin]:
     if not config.detection.enabled and not config.alerting.enabled:
         return None
-    return AlertingPlugin(config, state_dir)
-
-
-def alert_host(config: Config) -> str:
-    return config.agent.hostname or socket.gethostname()
+    return AlertingPlugin(config, context)
 
 
 def alert_instance(config: Config) -> str:
-    """The agent's address as a scraper would name it: the listen address, with a loopback or
-    wildcard host replaced by the host's name; just the name when the port is left to the
-    kernel (0), which is only known after binding."""
-    host, port = parse_listen_address(config.http.listen)
-    if port == 0:
-        return alert_host(config)
-    if host in _WILDCARD_HOSTS:
-        host = alert_host(config)
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}"
+    """The instance label: the agent's address as a scraper would name it (see
+    ListenAddress.authority)."""
+    return config.http.listen.authority(host_name(config.agent.hostname))
 
 
 class AlertingPlugin:
@@ -62,15 +49,16 @@ class AlertingPlugin:
     def __init__(
         self,
         config: Config,
-        state_dir: str,
-        sink_factory: Callable[[Config, str], Optional[Sink]] = create_sink,
+        context: AgentContext,
+        sink_factory: Callable[[Config, AgentContext], Optional[Sink]] = create_sink,
     ) -> None:
-        self._state_dir = state_dir
+        self._context = context
+        state_dir = context.state_dir
         self._sink_factory = sink_factory
         self._errors = RateLimitedLog(log)
         self._rates = RateTracker()
         self._evaluator = RuleEvaluator(self._rates)
-        self._baselines: Optional[Baselines] = None
+        self._baselines: Optional[AnomalyScorer] = None
         self._lifecycle = Lifecycle("", "", 0.0, 0.0, 1)
         self.silences = SilenceStore(state_dir or None, config.alerting.max_silences)
         self._sink: Optional[Sink] = None
@@ -103,15 +91,16 @@ class AlertingPlugin:
         baselines = detection.baselines
         if detection.enabled and baselines.enabled:
             if self._baselines is None:
-                state_dir = self._state_dir or None
-                self._baselines = Baselines(baselines, compat, self._rates, state_dir)
+                state_dir = self._context.state_dir or None
+                self._baselines = AnomalyScorer(baselines, compat, self._rates, state_dir)
             else:
                 self._baselines.configure(baselines, compat)
         else:
             self._baselines = None
         alerting = config.alerting
         lifecycle = self._lifecycle
-        lifecycle.host, lifecycle.instance = alert_host(config), alert_instance(config)
+        lifecycle.host = host_name(config.agent.hostname)
+        lifecycle.instance = alert_instance(config)
         lifecycle.repeat_interval = alerting.repeat_interval
         lifecycle.resolve_timeout = alerting.resolve_timeout
         lifecycle.max_alerts = alerting.max_alerts
@@ -121,7 +110,7 @@ class AlertingPlugin:
             name.lower() for name in (config.agent.hostname, socket.gethostname()) if name
         }
         if alerting.enabled and self._sink is None:
-            self._sink = self._sink_factory(config, self._state_dir)
+            self._sink = self._sink_factory(config, self._context)
         elif not alerting.enabled and self._sink is not None:
             self._sink.close(1.0)
             self._sink = None

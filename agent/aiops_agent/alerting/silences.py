@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from aiops_agent.alerting.lifecycle import fnv1a64
-from aiops_agent.alerting.matchers import Matcher, labels_match, make_matcher, parse_matchers
-from aiops_agent.alerting.statefile import read_records, write_atomically
-from aiops_agent.alerting.timefmt import format_time, parse_time
+from aiops_agent.base.matchers import Matcher, labels_match, make_matcher
+from aiops_agent.base.statefile import read_records, write_atomically
+from aiops_agent.base.timefmt import format_time, parse_time
 from aiops_agent.config.alerting_schema import SilenceSettings
 
 log = logging.getLogger("aiops_agent.alerting")
@@ -118,9 +118,7 @@ def silence_from_json(data: Any, now: float, new_id: str, *, saved: bool = False
 def silences_from_config(settings: Iterable[SilenceSettings]) -> list[Silence]:
     silences = []
     for item in settings:
-        starts_at = parse_time(item.starts_at) if item.starts_at else 0.0
-        ends_at = parse_time(item.ends_at) if item.ends_at else math.inf
-        matchers = parse_matchers(item.matchers)
+        starts_at, ends_at, matchers = item.start, item.end, tuple(item.matchers)
         # A stable id, so the same config entry keeps its id across reloads and restarts.
         text = "\n".join([*map(str, matchers), str(starts_at), str(ends_at)])
         silence_id = "config-" + fnv1a64([text])

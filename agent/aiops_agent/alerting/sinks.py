@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Optional, Protocol
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.lazy import LazyRegistry
+from aiops_agent.base.model import MetricFamily
 from aiops_agent.config.schema import Config
-from aiops_agent.model import MetricFamily
+from aiops_agent.plugins import AgentContext
 
 log = logging.getLogger("aiops_agent.alerting")
 
@@ -54,23 +56,24 @@ class LogSink:
         pass
 
 
-def create_sink(config: Config, state_dir: str) -> Optional[Sink]:
+# By name rather than a from-import: the notifier is optional and costs memory, and this way the
+# alerting package neither fails to type-check nor to load without it.
+NOTIFIER = LazyRegistry({"notify": "aiops_agent.notify:create_dispatcher"})
+
+
+def create_sink(config: Config, context: AgentContext) -> Optional[Sink]:
     """None when notifications are off (alerting.enabled: false)."""
     if not config.alerting.enabled:
         return None
-    import importlib  # noqa: PLC0415 - the notifier is optional and costs memory
-
     try:
-        # By name rather than a from-import: the notifier is optional, and this way the alerting
-        # package neither fails to type-check nor to load without it.
-        factory = importlib.import_module("aiops_agent.notify").create_dispatcher
+        factory = NOTIFIER.load("notify")
     except (ImportError, AttributeError) as error:
         log.warning(
             "notifications unavailable; alerts are only logged", extra={"error": str(error)}
         )
         return LogSink()
     try:
-        dispatcher: Sink = factory(config, state_dir)
+        dispatcher: Sink = factory(config, context.state_dir, context.public_url)
     except Exception as error:  # any start-up failure of the optional notifier
         log.error(
             "notifications failed to start; alerts are only logged",

@@ -1,14 +1,19 @@
 """Collectors: each turns one part of the host into metric families. A collector is any object
 with a `name` and a `collect() -> list[MetricFamily]`; the registry below builds the enabled ones
-from config and knows nothing else about them."""
+from config and knows nothing else about them, and collect_once runs them behind an error
+boundary."""
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+import time
+from typing import Protocol
 
+from aiops_agent.base.lazy import LazyRegistry
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.naming import COMPAT_PREFIX, own_host_name
+from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config.schema import CollectorsSection
-from aiops_agent.host import HostPaths
-from aiops_agent.model import MetricFamily
 
 
 class Collector(Protocol):
@@ -17,73 +22,64 @@ class Collector(Protocol):
     def collect(self) -> list[MetricFamily]: ...
 
 
+# Each collector's name is its switch, collectors.<name>.enabled; the list is also the order of
+# collection and of the families on /metrics. textfile comes last (see build_collectors).
+COLLECTORS = LazyRegistry(
+    {
+        "cpu": "aiops_agent.collectors.cpu:CpuCollector",
+        "loadavg": "aiops_agent.collectors.loadavg:LoadavgCollector",
+        "pressure": "aiops_agent.collectors.pressure:PressureCollector",
+        "meminfo": "aiops_agent.collectors.meminfo:MeminfoCollector",
+        "filesystem": "aiops_agent.collectors.filesystem:FilesystemCollector",
+        "diskstats": "aiops_agent.collectors.diskstats:DiskstatsCollector",
+        "netdev": "aiops_agent.collectors.netdev:NetdevCollector",
+        "netclass": "aiops_agent.collectors.netclass:NetclassCollector",
+        "netstack": "aiops_agent.collectors.netstack:NetstackCollector",
+        "processes": "aiops_agent.collectors.processes:ProcessesCollector",
+        "filefd": "aiops_agent.collectors.filefd:FilefdCollector",
+        "time": "aiops_agent.collectors.timeinfo:TimeCollector",
+        "uname": "aiops_agent.collectors.uname:UnameCollector",
+        "hwmon": "aiops_agent.collectors.hwmon:HwmonCollector",
+        "netstat": "aiops_agent.collectors.netstat:NetstatCollector",
+        "timex": "aiops_agent.collectors.timex:TimexCollector",  # ctypes only when enabled
+        "entropy": "aiops_agent.collectors.entropy:EntropyCollector",
+        "udp_queues": "aiops_agent.collectors.udp_queues:UdpQueuesCollector",
+        "process_groups": "aiops_agent.collectors.procgroups:ProcessGroupsCollector",
+        "textfile": "aiops_agent.collectors.textfile:TextfileCollector",
+    }
+)
+# What a collector is built with beyond the host paths: the collectors.<section> it takes.
+# netclass and netstack take netdev's device filters: one set of interfaces for all three.
+_SETTINGS = {
+    "filesystem": "filesystem",
+    "diskstats": "diskstats",
+    "netdev": "netdev",
+    "netclass": "netdev",
+    "netstack": "netdev",
+    "netstat": "netstat",
+    "process_groups": "process_groups",
+}
+_NO_HOST = {"timex"}  # asks the kernel (adjtimex), reads no file of the host
+
+
 def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collector]:
-    """The enabled collectors, in a fixed order. Imports are local so a switched-off collector costs
-    no memory."""
-    factories: list[Callable[[], Collector]] = []
-
-    def register(name: str, factory: Callable[[], Collector]) -> None:
-        """`name` is the collector's own name and its switch, collectors.<name>.enabled."""
-        if getattr(section, name).enabled:
-            factories.append(factory)
-
-    from aiops_agent.collectors import (  # noqa: PLC0415
-        cpu,
-        diskstats,
-        entropy,
-        filefd,
-        filesystem,
-        hwmon,
-        loadavg,
-        meminfo,
-        netclass,
-        netdev,
-        netstack,
-        netstat,
-        pressure,
-        processes,
-        procgroups,
-        textfile,
-        timeinfo,
-        udp_queues,
-        uname,
-    )
-
-    register("cpu", lambda: cpu.CpuCollector(host))
-    register("loadavg", lambda: loadavg.LoadavgCollector(host))
-    register("pressure", lambda: pressure.PressureCollector(host))
-    register("meminfo", lambda: meminfo.MeminfoCollector(host))
-    register("filesystem", lambda: filesystem.FilesystemCollector(section.filesystem, host))
-    register("diskstats", lambda: diskstats.DiskstatsCollector(section.diskstats, host))
-    register("netdev", lambda: netdev.NetdevCollector(section.netdev, host))
-    # netclass and netstack take netdev's device filters: one set of interfaces for all three.
-    register("netclass", lambda: netclass.NetclassCollector(section.netdev, host))
-    register("netstack", lambda: netstack.NetstackCollector(section.netdev, host))
-    register("processes", lambda: processes.ProcessesCollector(host))
-    register("filefd", lambda: filefd.FilefdCollector(host))
-    register("time", lambda: timeinfo.TimeCollector(host))
-    register("uname", lambda: uname.UnameCollector(host))
-    register("hwmon", lambda: hwmon.HwmonCollector(host))
-    register("netstat", lambda: netstat.NetstatCollector(section.netstat, host))
-    register("timex", _timex)
-    register("entropy", lambda: entropy.EntropyCollector(host))
-    register("udp_queues", lambda: udp_queues.UdpQueuesCollector(host))
-    if section.process_groups.groups:
-        groups = section.process_groups.groups
-        register("process_groups", lambda: procgroups.ProcessGroupsCollector(groups, host))
-    collectors = [factory() for factory in factories]
+    """The enabled collectors, in registry order. A switched-off collector is never imported, so
+    it costs no memory."""
+    collectors = []
+    for name in COLLECTORS.names():
+        if name == "textfile" or not getattr(section, name).enabled:
+            continue
+        if name == "process_groups" and not section.process_groups.groups:
+            continue  # nothing to count
+        settings = [getattr(section, _SETTINGS[name])] if name in _SETTINGS else []
+        paths = [] if name in _NO_HOST else [host]
+        collectors.append(COLLECTORS.load(name)(*settings, *paths))
     if section.textfile.enabled:
         # Last, and told what the others publish: a file must not shadow the agent's series.
         recorders = [_Recorder(collector) for collector in collectors]
-        published = _Published(recorders)
-        collectors = [*recorders, textfile.TextfileCollector(section.textfile, published)]
+        textfile = COLLECTORS.load("textfile")(section.textfile, _Published(recorders))
+        collectors = [*recorders, textfile]
     return collectors
-
-
-def _timex() -> Collector:
-    from aiops_agent.collectors import timex  # noqa: PLC0415  (ctypes only when enabled)
-
-    return timex.TimexCollector()
 
 
 class _Recorder:
@@ -108,3 +104,49 @@ class _Published:
 
     def __call__(self) -> frozenset[str]:
         return frozenset().union(*(recorder.names for recorder in self._recorders))
+
+
+class CollectorStats:
+    __slots__ = ("duration", "errors", "success")
+
+    def __init__(self) -> None:
+        self.duration = 0.0
+        self.success = 0.0
+        self.errors = 0
+
+
+def collect_once(
+    collectors: list[Collector],
+    stats: dict[str, CollectorStats],
+    errors_log: RateLimitedLog,
+    compat_names: bool,
+) -> list[MetricFamily]:
+    """Run every collector, isolating failures: one that raises is counted and logged, the
+    others still publish."""
+    families: list[MetricFamily] = []
+    for collector in collectors:
+        entry = stats.setdefault(collector.name, CollectorStats())
+        started = time.perf_counter()
+        try:
+            produced = collector.collect()
+            entry.success = 1.0
+        except Exception as error:  # any failure of one collector, by design
+            produced = []
+            entry.success = 0.0
+            entry.errors += 1
+            errors_log.error(
+                collector.name,
+                "collector failed",
+                collector=collector.name,
+                error=f"{type(error).__name__}: {error}",
+            )
+        entry.duration = time.perf_counter() - started
+        families.extend(produced)
+    if not compat_names:
+        families = [
+            family._replace(name=own_host_name(family.name, family.kind))
+            if family.name.startswith(COMPAT_PREFIX)
+            else family
+            for family in families
+        ]
+    return families

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 
 # /proc/stat's per-CPU columns, in order; guest time is also counted in user and nice.
 _MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")

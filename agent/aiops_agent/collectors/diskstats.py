@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import re
 
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.config.schema import DiskstatsCollector as DiskstatsSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
 
 _SECTOR_BYTES = 512.0
 _UDEV_DATA = "/run/udev/data"  # node_exporter's --collector.diskstats udev path, under host_root

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, gauge
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 
 
 class EntropyCollector:

@@ -10,9 +10,9 @@ import re
 import threading
 from typing import NamedTuple
 
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.config.schema import FilesystemCollector as FilesystemSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, gauge
 
 _WORKERS = 2  # started at once; more are added while others are stuck on hung mounts
 _MAX_WORKERS = 32  # past this many hung mounts, further calls wait in the queue and time out
@@ -70,6 +70,17 @@ class _StatWorkers:
             self._idle -= 1
         self._calls.put(call)
         return call
+
+
+_SHARED: list[_StatWorkers] = []  # one pool per process, made by the first collector
+
+
+def _shared_workers() -> _StatWorkers:
+    """The process' statvfs threads. Shared, so a reload that rebuilds the collector does not
+    start more threads (those of a discarded pool would wait on its queue forever)."""
+    if not _SHARED:
+        _SHARED.append(_StatWorkers(_WORKERS, _MAX_WORKERS))
+    return _SHARED[0]
 
 
 class Mount(NamedTuple):
@@ -158,7 +169,7 @@ class FilesystemCollector:
         self._include_type = (
             re.compile(settings.fs_types_include) if settings.fs_types_include else None
         )
-        self._workers = _StatWorkers(_WORKERS, _MAX_WORKERS)
+        self._workers = _shared_workers()
         self._stuck: dict[str, _StatCall] = {}
 
     def _wanted(self, mount: Mount) -> bool:

@@ -15,8 +15,8 @@ import os
 import re
 from collections import Counter
 
-from aiops_agent.host import HostPaths, read_bytes
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.collectors.host import HostPaths, read_bytes
 
 _INVALID = re.compile(r"[^a-z0-9:_]")
 _FILE_NAME = re.compile(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")

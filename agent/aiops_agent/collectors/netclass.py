@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.collectors.netdev import InterfaceFilter
 from aiops_agent.config.schema import NetdevCollector as NetdevSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
 
 # (sysfs file, metric suffix, kind) in node_exporter 1.5's order.
 _PROPERTIES = (

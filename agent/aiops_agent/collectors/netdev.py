@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import re
 
+from aiops_agent.base.model import MetricFamily, Sample, counter
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.config.schema import NetdevCollector as NetdevSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, counter
 
 _RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
 _TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")

@@ -10,9 +10,9 @@ import os
 import re
 import resource
 
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.config.schema import NetdevCollector as NetdevSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
 
 _PAGE_SIZE = resource.getpagesize()
 _CONNTRACK_STATS = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import re
 
+from aiops_agent.base.model import MetricFamily, Sample
+from aiops_agent.collectors.host import HostPaths, read_text
 from aiops_agent.config.schema import NetstatCollector as NetstatSettings
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample
 
 
 def parse_netstat(text: str, path: str) -> dict[str, dict[str, str]]:

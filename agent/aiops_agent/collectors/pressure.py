@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, counter
+from aiops_agent.base.model import MetricFamily, Sample, counter
+from aiops_agent.collectors.host import HostPaths, read_text
 
 # (resource, line, metric, help) as node_exporter 1.9 names them; it ignores "full" for cpu and
 # reads only "full" for irq (Linux 6.1 and later, with CONFIG_IRQ_TIME_ACCOUNTING).

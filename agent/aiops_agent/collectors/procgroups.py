@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import re
 
-from aiops_agent.config.schema import ProcessGroup
-from aiops_agent.host import HostPaths, read_bytes
-from aiops_agent.model import MetricFamily, Sample, gauge
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_bytes
+from aiops_agent.config.schema import ProcessGroupsCollector as ProcessGroupsSettings
 
 # /proc/PID/stat fields after the command name's closing parenthesis: state is field 3, rss 24.
 _RSS_FIELD = 24 - 3
@@ -19,7 +19,8 @@ _RSS_FIELD = 24 - 3
 class ProcessGroupsCollector:
     name = "process_groups"
 
-    def __init__(self, groups: dict[str, ProcessGroup], host: HostPaths) -> None:
+    def __init__(self, settings: ProcessGroupsSettings, host: HostPaths) -> None:
+        groups = settings.groups
         self._proc = host.proc
         self._groups = [
             (

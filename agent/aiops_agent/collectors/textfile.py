@@ -14,10 +14,10 @@ import os
 from collections.abc import Collection
 from typing import Callable
 
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import read_bytes
 from aiops_agent.config.schema import TextfileCollector as TextfileSettings
-from aiops_agent.host import read_bytes
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily, Sample, gauge
 from aiops_agent.textformat import TextFormatError, fill_missing_labels, parse
 
 MAX_FILE_BYTES = 4 * 1024 * 1024

@@ -7,8 +7,8 @@ import os
 import re
 import time
 
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, gauge
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 
 
 class TimeCollector:

@@ -10,7 +10,7 @@ import ctypes
 import errno
 import os
 
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 
 _TIME_ERROR = 5  # adjtimex's return value when the clock is not synchronised
 _STA_NANO = 0x2000  # status bit: offset and jitter are in nanoseconds, else microseconds

@@ -5,8 +5,8 @@ socket)."""
 
 from __future__ import annotations
 
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, gauge
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 
 
 def queue_totals(text: str, path: str) -> tuple[int, int]:

@@ -8,8 +8,8 @@ import re
 import shlex
 import time
 
-from aiops_agent.host import HostPaths, read_text
-from aiops_agent.model import MetricFamily, Sample, gauge
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.collectors.host import HostPaths, read_text
 
 _OS_RELEASE_LABELS = (
     "build_id",

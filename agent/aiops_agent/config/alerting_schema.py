@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-from aiops_agent.alerting.matchers import parse_matchers, parse_selector
-from aiops_agent.alerting.timefmt import parse_time
+from aiops_agent.base.matchers import Matcher, Selector, parse_selector
+from aiops_agent.base.timefmt import UNSET, Timestamp
 from aiops_agent.config.keys import key
 from aiops_agent.config.types import Duration
 
@@ -52,7 +52,7 @@ class RuleSettings:
         "set. Write host series as node_*; with metrics.node_exporter_names false they are "
         "translated to aiops_host_*."
     )
-    matchers: list[str] = key(
+    matchers: list[Matcher] = key(
         factory=list, doc='Label matchers the series must pass, e.g. mountpoint!~"/boot.*".'
     )
     rate: bool = key(
@@ -108,7 +108,6 @@ class RuleSettings:
             raise ValueError(f"rule {self.name}: metric is empty")
         for name in names:
             parse_selector(name)  # validates the name
-        parse_matchers(self.matchers)
         if self.warning is None and self.critical is None:
             raise ValueError(f"rule {self.name}: set warning, critical or both")
         sign = 1.0 if self.direction == "above" else -1.0
@@ -137,7 +136,7 @@ class RuleOverride:
     """Tuning of one default rule; keys left out keep the default."""
 
     enabled: Optional[bool] = key(None, "false switches the rule off; true switches it on.")
-    matchers: Optional[list[str]] = key(None, "Replaces the default rule's matchers.")
+    matchers: Optional[list[Matcher]] = key(None, "Replaces the default rule's matchers.")
     warning: Optional[float] = key(None, "Replaces the warning level.")
     critical: Optional[float] = key(None, "Replaces the critical level.")
     hysteresis: Optional[float] = key(None, "Replaces the hysteresis margin.", minimum=0)
@@ -149,8 +148,8 @@ class RuleOverride:
 @dataclass(frozen=True)
 class BaselineSettings:
     enabled: bool = key(True, "Learn a baseline per selected series and export anomaly scores.")
-    series: list[str] = key(
-        factory=lambda: list(DEFAULT_BASELINE_SERIES),
+    series: list[Selector] = key(
+        factory=lambda: [parse_selector(text) for text in DEFAULT_BASELINE_SERIES],
         doc='Series selectors, e.g. node_network_receive_bytes_total{device=~"eth.*"}. A '
         "counter's per-second rate is baselined, not its raw value.",
     )
@@ -167,10 +166,6 @@ class BaselineSettings:
         maximum=1_000_000,
     )
     persist: bool = key(True, "Keep what baselines learned in the state directory across restarts.")
-
-    def __post_init__(self) -> None:
-        for selector in self.series:
-            parse_selector(selector)
 
 
 @dataclass(frozen=True)
@@ -222,20 +217,29 @@ def _apply(rule: RuleSettings, override: RuleOverride) -> RuleSettings:
 
 @dataclass(frozen=True)
 class SilenceSettings:
-    matchers: list[str] = key(doc='Matchers on alert labels, e.g. alertname="HostCpuSaturation".')
-    starts_at: str = key("", "RFC 3339 time the silence starts; empty: already started.")
-    ends_at: str = key("", "RFC 3339 time the silence ends; empty: never.")
+    matchers: list[Matcher] = key(
+        doc='Matchers on alert labels, e.g. alertname="HostCpuSaturation".'
+    )
+    starts_at: Timestamp = key(UNSET, "RFC 3339 time the silence starts; empty: already started.")
+    ends_at: Timestamp = key(UNSET, "RFC 3339 time the silence ends; empty: never.")
     created_by: str = key("config", "Who asked for it.")
     comment: str = key("", "Why.")
 
     def __post_init__(self) -> None:
         if not self.matchers:
             raise ValueError("a silence needs at least one matcher")
-        parse_matchers(self.matchers)
-        start = parse_time(self.starts_at) if self.starts_at else 0.0
-        end = parse_time(self.ends_at) if self.ends_at else float("inf")
-        if end <= start:
+        if self.end <= self.start:
             raise ValueError("a silence must end after it starts")
+
+    @property
+    def start(self) -> float:
+        """Unix seconds; 0 for already started."""
+        return 0.0 if self.starts_at.seconds is None else self.starts_at.seconds
+
+    @property
+    def end(self) -> float:
+        """Unix seconds; infinity for never."""
+        return float("inf") if self.ends_at.seconds is None else self.ends_at.seconds
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ class AlertingSection:
     )
 
 
-# Derived by the alerting plugin from node_filesystem_files{,_free} (see alerting/derived.py).
+# Derived by the alerting plugin from node_filesystem_files{,_free} (see detection/derived.py).
 INODES_USED_RATIO = "aiops_agent_filesystem_inodes_used_ratio"
 ANOMALY_SCORE = "aiops_agent_anomaly_score"
 

@@ -12,7 +12,7 @@ import yaml
 
 from aiops_agent.config.keys import yaml_key
 from aiops_agent.config.schema import Config
-from aiops_agent.config.types import Secret
+from aiops_agent.config.types import PARSED, Secret
 
 HEADER = """\
 # aiops-agent configuration: every key, its default and what it does.
@@ -89,8 +89,10 @@ def _optional_dataclass(hint: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, tuple(PARSED)):
+        return str(value)  # the text it was parsed from
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

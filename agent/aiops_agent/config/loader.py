@@ -11,7 +11,7 @@ import stat
 import threading
 import typing
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import Any, Generic, Optional, TypeVar, Union
 
 import yaml
 
@@ -20,12 +20,11 @@ from aiops_agent.config.keys import yaml_key
 from aiops_agent.config.notify_schema import check_receiver_modules, check_routing
 from aiops_agent.config.schema import Config
 from aiops_agent.config.types import (
+    PARSED,
     Duration,
-    ListenAddress,
     Regex,
     Secret,
     parse_duration,
-    parse_listen_address,
     resolve_secret,
 )
 
@@ -39,7 +38,8 @@ MAX_FLOW_DEPTH = 100
 ENV_PREFIX = "AIOPS__"
 
 Path_ = tuple[Union[str, int], ...]
-_STRING_TYPES = (str, Duration, ListenAddress, Regex, Secret)
+T = TypeVar("T")
+_STRING_TYPES = (str, Duration, Regex, Secret, *PARSED)
 
 
 class _Origins:
@@ -119,6 +119,34 @@ def _load_config(
         raise ConfigError(problems)
     assert isinstance(config, Config)
     return config
+
+
+class SchemaFile(Generic[T]):
+    """A YAML file other than the main config (the web config), read and checked against a schema
+    with the main config's rules (size and YAML limits, types, unknown keys with suggestions,
+    bounds), so its problems read alike. An empty file is an empty mapping. Unreadable or invalid
+    YAML raises ConfigError; problems with keys are collected in `problems`, where further checks
+    add theirs with report(), and raise_problems() raises them all at once."""
+
+    def __init__(self, path: str, schema: type[T]) -> None:
+        self.path = path
+        self._origins = _Origins(path)
+        raw: Any = _read_yaml(path, self._origins)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError([Problem("", f"{path}:1", "the top level must be a mapping")])
+        self.raw: dict[str, Any] = raw  # as read, for checks that must run despite other problems
+        self.problems: list[Problem] = []
+        self.value: Optional[T] = _build(schema, raw, (), self._origins, self.problems)
+
+    def report(self, key_path: Path_, message: str) -> None:
+        """A problem with the key at key_path, placed at its line."""
+        self.problems.append(Problem(_dotted(key_path), self._origins.of(key_path), message))
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
 
 
 def _absent(file_name: str) -> bool:
@@ -509,12 +537,13 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
         except ValueError as error:
             fail(str(error))
             return Secret("")
-    if hint is ListenAddress:
+    parser = PARSED.get(hint)
+    if parser is not None:
         try:
-            parse_listen_address(value)
+            return parser(value)
         except ValueError as error:
             fail(str(error))
-        return ListenAddress(value)
+            return None
     if hint is Regex:
         try:
             re.compile(value)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Optional, Union
 
-from aiops_agent.alerting.matchers import parse_matchers
+from aiops_agent.base.matchers import Matcher
 from aiops_agent.config.keys import key
 from aiops_agent.config.types import Duration, Secret
 
@@ -256,7 +256,8 @@ class Route:
     severity: list[str] = key(
         factory=list, doc="Match only alerts whose severity label is one of these; empty: any."
     )
-    matchers: list[str] = key(
+    # The rules' syntax, so one matcher language throughout.
+    matchers: list[Matcher] = key(
         factory=list,
         doc='Label matchers that must all hold: team="ops", env!="dev", instance=~"web.*".',
     )
@@ -264,9 +265,6 @@ class Route:
     continue_: bool = key(
         False, "Keep matching the routes below after this one matched (as in Alertmanager)."
     )
-
-    def __post_init__(self) -> None:
-        parse_matchers(self.matchers)  # the rules' syntax, so one matcher language throughout
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiops_agent.base.listen import ListenAddress
+
 # Section modules import key from keys.py too: importing it from here would be an import cycle.
 from aiops_agent.config.alerting_schema import AlertingSection, DetectionSection
 from aiops_agent.config.keys import key
 from aiops_agent.config.notify_schema import OutboxSection, Receiver, Route
-from aiops_agent.config.types import Duration, ListenAddress, Regex
+from aiops_agent.config.types import Duration, Regex
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,9 @@ class AgentSection:
         "",
         "Where the agent keeps its state (alerts, silences, alert outbox, baselines). Empty: "
         "/var/lib/aiops-agent as root, else $XDG_STATE_HOME/aiops-agent "
-        "(~/.local/state/aiops-agent).",
+        "(~/.local/state/aiops-agent). A change takes effect at a restart; a reload that changes "
+        "it is refused.",
+        restart=True,
     )
     host_root: str = key(
         "/",
@@ -38,7 +42,7 @@ class AgentSection:
 @dataclass(frozen=True)
 class HttpSection:
     listen: ListenAddress = key(
-        ListenAddress("127.0.0.1:9877"),
+        ListenAddress("127.0.0.1", 9877),
         "Address of /metrics, /healthz and /readyz. A non-loopback address exposes them to the "
         "network: choose it deliberately.",
     )

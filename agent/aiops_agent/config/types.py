@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import os
 import re
-from typing import NewType
+from typing import Any, Callable, NewType
+
+from aiops_agent.base.listen import ListenAddress
+from aiops_agent.base.matchers import Matcher, Selector, parse_matcher, parse_selector
+from aiops_agent.base.timefmt import Timestamp, parse_timestamp
 
 # Seconds, written as a number or a Prometheus-style duration such as "90s", "5m" or "1h30m".
 Duration = NewType("Duration", float)
-# "HOST:PORT"; an IPv6 host is bracketed: "[::1]:9877".
-ListenAddress = NewType("ListenAddress", str)
 # A Python regular expression, checked at load time.
 Regex = NewType("Regex", str)
+
+# Types written as a string in YAML and kept parsed in the config, so what reads the config never
+# parses again: the loader builds each with its parser (whose ValueError it reports at the key),
+# and str() of a value gives its text back (the example config, the docs).
+PARSED: dict[type, Callable[[str], Any]] = {
+    ListenAddress: ListenAddress.parse,  # "HOST:PORT"; an IPv6 host bracketed: "[::1]:9877"
+    Matcher: parse_matcher,  # a label matcher: name="value", name!~"regex"
+    Selector: parse_selector,  # a series selector: name{matcher, ...}
+    Timestamp: parse_timestamp,  # RFC 3339 or unix seconds; "" for not set
+}
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -34,20 +46,6 @@ def parse_duration(text: str) -> float:
     if position != len(stripped) or not stripped:
         raise ValueError(f"{text!r} is not a duration (examples: 30, 30s, 5m, 1h30m)")
     return total
-
-
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """Split "HOST:PORT" into its parts; raises ValueError naming what is wrong."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9877 or [::1]:9877)")
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise ValueError(f"{text!r}: unbalanced brackets around the IPv6 address")
-        host = host[1:-1]
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"{text!r}: port must be a number from 0 to 65535")
-    return host, int(port_text)
 
 
 class Secret:
@@ -84,27 +82,33 @@ class Secret:
     __str__ = __repr__
 
 
-_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# A reference may be the whole value or part of it ("Bearer ${HOOK_TOKEN}"): a header or URL
+# often wraps the secret in fixed text, and sending "${HOOK_TOKEN}" literally was never meant.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _environment_value(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name not in os.environ:
+        raise ValueError(f"environment variable {name} is not set")
+    if not os.environ[name]:  # a reference was meant to give a value: empty is a mistake
+        raise ValueError(f"environment variable {name} is empty")
+    return os.environ[name]
 
 
 def resolve_secret(text: str, *, resolve: bool = True) -> Secret:
-    """A secret is given literally, as "${ENV_VAR}", or as "file:/path/to/file" (whose content,
-    without the trailing newline, is the secret). A reference that resolves to nothing is an
-    error, whatever the key: whoever wrote it meant to give a value. Errors name the variable or
-    file, never the value. resolve=False checks a reference's form only and returns it
-    unresolved."""
-    reference = _ENV_REFERENCE.match(text)
-    if not resolve and (reference or text.startswith("file:")):
+    """A secret is given literally, with "${ENV_VAR}" references (the whole value or part of it,
+    as in "Bearer ${TOKEN}"), or as "file:/path/to/file" (whose content, without the trailing
+    newline, is the secret). A reference that resolves to nothing is an error, whatever the key:
+    whoever wrote it meant to give a value. Errors name the variable or file, never the value.
+    resolve=False checks a reference's form only and returns it unresolved."""
+    has_reference = _ENV_REFERENCE.search(text) is not None
+    if not resolve and (has_reference or text.startswith("file:")):
         if text == "file:":
             raise ValueError("file: must be followed by the path of the secret file")
         return Secret("", reference=text)
-    if reference:
-        name = reference.group(1)
-        if name not in os.environ:
-            raise ValueError(f"environment variable {name} is not set")
-        if not os.environ[name]:  # a reference was meant to give a value: empty is a mistake
-            raise ValueError(f"environment variable {name} is empty")
-        return Secret(os.environ[name])
+    if has_reference:
+        return Secret(_ENV_REFERENCE.sub(_environment_value, text))
     if text.startswith("file:"):
         path = text[len("file:") :]
         try:

@@ -1,4 +1,4 @@
-"""The EventSink the alerting side submits to: routes each event to its receivers, hands it to
+"""The sink the alerting side submits events to: routes each event to its receivers, hands it to
 each receiver's queue and delivery thread, and exposes their metrics. Log receivers are written
 directly (nothing to retry, no thread, no outbox); the others get a durable outbox each, so
 sqlite3 is imported only when such a receiver exists."""
@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from aiops_agent import __version__
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.lazy import LazyRegistry
+from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.naming import host_name
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, LogReceiver, Receiver
 from aiops_agent.config.schema import Config
-from aiops_agent.config.types import parse_listen_address
-from aiops_agent.logs import RateLimitedLog
-from aiops_agent.model import MetricFamily
 from aiops_agent.notify.routing import Router
-from aiops_agent.notify.senders import Context, Sender, build_sender
+from aiops_agent.notify.senders import Context, Sender, secret_values
 from aiops_agent.notify.stats import ReceiverStats, families
 
 if TYPE_CHECKING:
@@ -30,10 +30,28 @@ log = logging.getLogger("aiops_agent.notify")
 
 OUTBOX_DIR = "outbox"
 REMOVED_RECEIVER_TIMEOUT = 2.0  # a receiver dropped on reload gets this long to finish a request
+# Receiver type -> its sender, built as factory(settings, context).
+SENDERS = LazyRegistry(
+    {
+        "log": "aiops_agent.notify.senders.log:LogSender",
+        "webhook": "aiops_agent.notify.senders.webhook:build",
+        "slack": "aiops_agent.notify.senders.slack:build",
+        "pagerduty": "aiops_agent.notify.senders.pagerduty:build",
+        "alertmanager": "aiops_agent.notify.senders.alertmanager:build",
+        "email": "aiops_agent.notify.senders.email:EmailSender",
+    }
+)
+
+
+def build_sender(receiver: Receiver, context: Context) -> Sender:
+    sender: Sender = SENDERS.load(receiver.type)(receiver.settings, context)
+    sender.secrets = secret_values(receiver.settings)
+    return sender
 
 
 class Dispatcher:
-    def __init__(self, config: Config, state_dir: str) -> None:
+    def __init__(self, config: Config, state_dir: str, public_url: Callable[[], str]) -> None:
+        self._public_url = public_url
         self._outbox_dir = os.path.join(state_dir, OUTBOX_DIR) if state_dir else None
         self._lock = threading.Lock()  # guards the tables below against reconfigure()
         self._errors = RateLimitedLog(log)
@@ -44,7 +62,7 @@ class Dispatcher:
         self._router = Router([])
         self.reconfigure(config)
 
-    # --- EventSink -----------------------------------------------------------------------------
+    # --- sink -----------------------------------------------------------------------------
     def submit(self, events: list[AlertEvent]) -> None:
         """Route and enqueue. Returns once each event is in every receiver's outbox (or, when an
         outbox cannot write, in memory, counted); never waits for a receiver."""
@@ -113,7 +131,8 @@ class Dispatcher:
     def reconfigure(self, config: Config) -> None:
         """Apply a reloaded config: new receivers start, removed ones stop (their outbox file
         stays, and is delivered if the receiver comes back), changed ones swap their sender."""
-        context = _context(config)
+        hostname = host_name(config.agent.hostname)
+        context = Context("", hostname, self._public_url(), __version__)
         wanted = {DEFAULT_RECEIVER: Receiver(log=LogReceiver()), **config.receivers}
         with self._lock:
             for name in [n for n in self._receivers if n not in wanted]:
@@ -188,15 +207,3 @@ class Dispatcher:
                     "receiver removed with notifications pending; they stay in its outbox",
                     extra={"receiver": name, "pending": pending},
                 )
-
-
-def _context(config: Config) -> Context:
-    hostname = config.agent.hostname or socket.gethostname()
-    try:
-        host, port = parse_listen_address(config.http.listen)
-    except ValueError:
-        host, port = "", 0
-    if host in ("", "0.0.0.0", "::"):  # a wildcard address is no link; the host name is
-        host = hostname
-    shown = f"[{host}]" if ":" in host else host
-    return Context("", hostname, f"http://{shown}:{port}", __version__)

@@ -14,9 +14,9 @@ import time
 from collections import deque
 from typing import Any, NamedTuple, Optional
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
-from aiops_agent.logs import RateLimitedLog
 from aiops_agent.notify.outbox import Outbox, OutboxError, Row, is_corrupt
 from aiops_agent.notify.stats import ReceiverStats
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aiops_agent.alerting.matchers import labels_match, parse_matchers
+from aiops_agent.base.matchers import labels_match
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, Route
 
 
 class Router:
     def __init__(self, routes: Sequence[Route]) -> None:
-        # Matchers were validated with the config; parsing them again here cannot fail.
         self._routes = [
-            (r.receiver, frozenset(r.severity), parse_matchers(r.matchers), r.continue_)
-            for r in routes
+            (r.receiver, frozenset(r.severity), tuple(r.matchers), r.continue_) for r in routes
         ]
 
     def route(self, labels: Mapping[str, str]) -> list[str]:

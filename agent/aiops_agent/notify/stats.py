@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 
-from aiops_agent.model import MetricFamily, Sample, counter, gauge
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 
 # Seconds from enqueue to acceptance: a healthy receiver answers within the first buckets, a
 # receiver that was down shows up in the last ones.

@@ -12,9 +12,9 @@ import threading
 import time
 from typing import Optional
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
-from aiops_agent.logs import RateLimitedLog
 from aiops_agent.notify.outcome import DEAD, OK, Outcome, describe_error, retry
 from aiops_agent.notify.queue import DurableQueue, Item
 from aiops_agent.notify.senders import Sender

@@ -9,12 +9,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import AlertmanagerReceiver
-from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import format_time
-from aiops_agent.notify.senders.transport import HttpPoster, dumps
+from aiops_agent.notify.senders.transport import JsonPostSender
 
 ENDS_AT_INTERVALS = 4  # as Prometheus: endsAt = now + 4 x resend interval while firing
 API_PATH = "/api/v2/alerts"
@@ -41,24 +40,18 @@ def payload(
     return alerts
 
 
-class AlertmanagerSender(Sender):
-    max_batch = 64
-
-    def __init__(self, settings: AlertmanagerReceiver, context: Context) -> None:
-        self._settings = settings
-        self._context = context
-        self._http = HttpPoster(settings.timeout)
-        self.resend_interval = settings.resend_interval
-        self.resolve_resend_for = settings.resolve_resend_for
-        self._url = settings.url.reveal().rstrip("/") + API_PATH
-
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
-        body = dumps(payload(events, self._settings, self._context, time.time()))
-        headers = {name: value.reveal() for name, value in self._settings.headers.items()}
-        return self._http.post(self._url, body, headers)
-
-    def close(self) -> None:
-        self._http.close()
+def build(settings: AlertmanagerReceiver, context: Context) -> Sender:
+    headers = {name: value.reveal() for name, value in settings.headers.items()}
+    sender = JsonPostSender(
+        settings.url.reveal().rstrip("/") + API_PATH,
+        settings.timeout,
+        lambda events: payload(events, settings, context, time.time()),
+        lambda events, body: headers,
+        max_batch=64,
+    )
+    sender.resend_interval = settings.resend_interval
+    sender.resolve_resend_for = settings.resolve_resend_for
+    return sender
 
 
 def _quote(text: str) -> str:

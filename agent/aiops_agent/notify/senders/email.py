@@ -8,7 +8,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import EmailReceiver
 from aiops_agent.notify.outcome import ACCEPTED, Outcome, dead, retry
 from aiops_agent.notify.senders import Context, Sender

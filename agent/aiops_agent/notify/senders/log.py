@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import LogReceiver
 from aiops_agent.notify.outcome import ACCEPTED, Outcome
 from aiops_agent.notify.senders import Context, Sender

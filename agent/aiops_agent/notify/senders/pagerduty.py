@@ -3,15 +3,13 @@ fingerprint as dedup_key, so PagerDuty folds repeats and re-deliveries into one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import PagerDutyReceiver
-from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import alert_name, format_time, json_value, severity, title
-from aiops_agent.notify.senders.transport import HttpPoster, dumps
+from aiops_agent.notify.senders.transport import JsonPostSender, idempotency_key
 
 SEVERITIES = ("critical", "error", "warning", "info")
 SUMMARY_LIMIT = 1024  # PagerDuty rejects longer summaries
@@ -51,17 +49,10 @@ def payload(event: AlertEvent, settings: PagerDutyReceiver, context: Context) ->
     return document
 
 
-class PagerDutySender(Sender):
-    def __init__(self, settings: PagerDutyReceiver, context: Context) -> None:
-        self._settings = settings
-        self._context = context
-        self._http = HttpPoster(settings.timeout)
-
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
-        (event,) = events
-        body = dumps(payload(event, self._settings, self._context))
-        headers = {"Idempotency-Key": event.idempotency_key()}
-        return self._http.post(self._settings.url, body, headers)
-
-    def close(self) -> None:
-        self._http.close()
+def build(settings: PagerDutyReceiver, context: Context) -> Sender:
+    return JsonPostSender(
+        settings.url,
+        settings.timeout,
+        lambda events: payload(events[0], settings, context),
+        idempotency_key,
+    )

@@ -3,15 +3,13 @@ attachment coloured by severity, with the labels as fields; resolves are green."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import SlackReceiver
-from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import alert_name, format_time, severity, title
-from aiops_agent.notify.senders.transport import HttpPoster, dumps
+from aiops_agent.notify.senders.transport import JsonPostSender, idempotency_key
 
 COLOURS = {"critical": "#d63232", "error": "#e8590c", "warning": "#daa038", "info": "#3aa3e3"}
 RESOLVED_COLOUR = "#2eb67d"
@@ -44,17 +42,11 @@ def payload(event: AlertEvent, settings: SlackReceiver, context: Context) -> dic
     return document
 
 
-class SlackSender(Sender):
-    def __init__(self, settings: SlackReceiver, context: Context) -> None:
-        self._settings = settings
-        self._context = context
-        self._http = HttpPoster(settings.timeout)
-
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
-        (event,) = events
-        body = dumps(payload(event, self._settings, self._context))
-        headers = {"Idempotency-Key": event.idempotency_key()}  # Slack ignores it; proxies may not
-        return self._http.post(self._settings.url.reveal(), body, headers)
-
-    def close(self) -> None:
-        self._http.close()
+def build(settings: SlackReceiver, context: Context) -> Sender:
+    # Slack ignores Idempotency-Key; proxies in between may not.
+    return JsonPostSender(
+        settings.url.reveal(),
+        settings.timeout,
+        lambda events: payload(events[0], settings, context),
+        idempotency_key,
+    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from aiops_agent.alerting.events import RESOLVED_PREFIX, AlertEvent
-from aiops_agent.alerting.timefmt import format_time
+from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
+from aiops_agent.base.timefmt import format_time
 
 __all__ = ["alert_name", "body_lines", "format_time", "json_value", "severity", "title"]
 

@@ -1,19 +1,56 @@
-"""POST with requests, imported on first use: only agents with an HTTP receiver pay its memory.
-Failures are reduced to a class and a status code; the exception's text is never kept, since
-requests puts the URL (and any token in it) into its messages."""
+"""The sender of every HTTP receiver (webhook, Slack, PagerDuty, Alertmanager): one JSON document
+POSTed per batch, the formats differing only in the document and the headers, which each
+format's module gives. POSTs go through requests, imported on first use: only agents with an
+HTTP receiver pay its memory. Failures are reduced to a class and a status code; the exception's
+text is never kept, since requests puts the URL (and any token in it) into its messages."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any, Optional
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Optional
 
 from aiops_agent import __version__
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.notify.outcome import Outcome, dead, from_status, retry
+from aiops_agent.notify.senders import Sender
 
 USER_AGENT = f"aiops-agent/{__version__}"
 MAX_BODY = 64 << 10  # bytes of an answer read; receivers answer with a few bytes of status
+
+Events = Sequence[AlertEvent]
+
+
+class JsonPostSender(Sender):
+    """POST document(events), serialised, to `url` with headers(events, body)."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        document: Callable[[Events], Any],
+        headers: Callable[[Events, bytes], dict[str, str]],
+        max_batch: int = 1,
+    ) -> None:
+        self._url = url
+        self._document = document
+        self._headers = headers
+        self._http = HttpPoster(timeout)
+        self.max_batch = max_batch
+
+    def send(self, events: Events) -> Outcome:
+        body = dumps(self._document(events))
+        return self._http.post(self._url, body, self._headers(events, body))
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def idempotency_key(events: Events, body: bytes) -> dict[str, str]:
+    """The headers of a format that sends one event per request and no others of its own."""
+    (event,) = events
+    return {"Idempotency-Key": event.idempotency_key()}
 
 
 class HttpPoster:

@@ -8,15 +8,13 @@ from __future__ import annotations
 import base64
 import hmac
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from aiops_agent.alerting.events import AlertEvent
+from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import WebhookReceiver, WebhookSignature
-from aiops_agent.notify.outcome import Outcome
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import format_time, json_value
-from aiops_agent.notify.senders.transport import HttpPoster, dumps
+from aiops_agent.notify.senders.transport import Events, JsonPostSender
 
 SCHEMA_VERSION = "1"
 TIMESTAMP_HEADER = "X-Aiops-Timestamp"
@@ -64,21 +62,16 @@ def signature_headers(settings: WebhookSignature, secret: bytes, body: bytes) ->
     return headers
 
 
-class WebhookSender(Sender):
-    def __init__(self, settings: WebhookReceiver, context: Context) -> None:
-        self._settings = settings
-        self._context = context
-        self._http = HttpPoster(settings.timeout)
-
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+def build(settings: WebhookReceiver, context: Context) -> Sender:
+    def headers(events: Events, body: bytes) -> dict[str, str]:
         (event,) = events
-        body = dumps(payload(event, self._context))
-        headers = {name: value.reveal() for name, value in self._settings.headers.items()}
-        headers["Idempotency-Key"] = event.idempotency_key()
-        if self._settings.hmac_secret:
-            secret = self._settings.hmac_secret.reveal().encode()
-            headers.update(signature_headers(self._settings.signature, secret, body))
-        return self._http.post(self._settings.url.reveal(), body, headers)
+        chosen = {name: value.reveal() for name, value in settings.headers.items()}
+        chosen["Idempotency-Key"] = event.idempotency_key()
+        if settings.hmac_secret:
+            secret = settings.hmac_secret.reveal().encode()
+            chosen.update(signature_headers(settings.signature, secret, body))
+        return chosen
 
-    def close(self) -> None:
-        self._http.close()
+    return JsonPostSender(
+        settings.url.reveal(), settings.timeout, lambda events: payload(events[0], context), headers
+    )

@@ -65,9 +65,20 @@ def parse_matchers(texts: Iterable[str]) -> tuple[Matcher, ...]:
     return tuple(parse_matcher(text) for text in texts)
 
 
-def parse_selector(text: str) -> tuple[str, tuple[Matcher, ...]]:
-    """'name{a="b", c=~"d.*"}' -> (name, matchers). The name may be empty when the braces hold a
-    __name__ matcher, e.g. '{__name__=~"node_disk_.*_bytes_total"}'."""
+class Selector(NamedTuple):
+    """A series selector as written (text) and parsed: a metric name and label matchers."""
+
+    text: str
+    name: str  # empty when the matchers select the name: {__name__=~"node_disk_.*"}
+    matchers: tuple[Matcher, ...]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_selector(text: str) -> Selector:
+    """'name{a="b", c=~"d.*"}' -> Selector(text, name, matchers). The name may be empty when the
+    braces hold a __name__ matcher, e.g. '{__name__=~"node_disk_.*_bytes_total"}'."""
     stripped = text.strip()
     name_match = _METRIC_NAME.match(stripped)
     name = name_match.group(0) if name_match else ""
@@ -90,7 +101,7 @@ def parse_selector(text: str) -> tuple[str, tuple[Matcher, ...]]:
                 position += 1
     if not name and not any(m.name == "__name__" for m in matchers):
         raise ValueError(f"{text!r} selects no metric name")
-    return name, tuple(matchers)
+    return Selector(text, name, tuple(matchers))
 
 
 def labels_match(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aiops_agent.model import Labels
+from aiops_agent.base.model import Labels
 
 SeriesKey = tuple[str, Labels]
 

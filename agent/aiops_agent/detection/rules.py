@@ -9,14 +9,14 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
-from aiops_agent.alerting.events import RESOLVED_PREFIX
-from aiops_agent.alerting.forecast import TrendWindow
-from aiops_agent.alerting.matchers import Matcher, labels_match, parse_matchers
-from aiops_agent.alerting.rates import RateTracker
+from aiops_agent.base.events import RESOLVED_PREFIX
+from aiops_agent.base.matchers import Matcher, labels_match
+from aiops_agent.base.model import Labels, MetricFamily
+from aiops_agent.base.naming import host_series_name
 from aiops_agent.config.alerting_schema import ForecastSettings, RuleSettings, metric_names
-from aiops_agent.model import Labels, MetricFamily
+from aiops_agent.detection.forecast import TrendWindow
+from aiops_agent.detection.rates import RateTracker
 
-COMPAT_PREFIX = "node_"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 
 
@@ -27,13 +27,13 @@ class Level(NamedTuple):
 
 
 class Rule:
-    """A RuleSettings compiled for evaluation: names translated, matchers parsed, levels fixed."""
+    """A RuleSettings made ready for evaluation: names translated, levels fixed."""
 
     def __init__(self, settings: RuleSettings, compat_names: bool = True) -> None:
         self.settings = settings
         self.name = settings.name
         self.names = [host_series_name(n, compat_names) for n in metric_names(settings.metric)]
-        self.matchers: tuple[Matcher, ...] = parse_matchers(settings.matchers)
+        self.matchers: tuple[Matcher, ...] = tuple(settings.matchers)
         self.rate = settings.rate
         self.above = settings.direction == "above"
         self.for_seconds = float(settings.for_)
@@ -172,16 +172,6 @@ class RuleEvaluator:
             if seen < cutoff or key[0] not in rule_names
         ]:
             del self._trends[key]
-
-
-def host_series_name(name: str, compat_names: bool) -> str:
-    """Rules are written with node_exporter's names; with metrics.node_exporter_names false the
-    collectors publish the same series as aiops_host_*, so translate the same way they do."""
-    if compat_names or not name.startswith(COMPAT_PREFIX):
-        return name
-    from aiops_agent.agent import own_host_name  # noqa: PLC0415 - loaded by `run` already
-
-    return own_host_name(name)
 
 
 def _number(value: float) -> str:

@@ -1,4 +1,5 @@
-"""Learned baselines: which series get one, a cap on how many, and their anomaly scores exported
+"""Anomaly scores of the selected series: which series get a learned baseline (a
+BaselineDetector each, detection/baseline.py), a cap on how many, and their scores exported
 as aiops_agent_anomaly_score{series="<metric name>", <series labels>}, which rules can then read
 like any other series. A counter's per-second rate is learned, not its ever-growing raw value.
 
@@ -15,13 +16,13 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Optional
 
-from aiops_agent.alerting.matchers import Matcher, labels_match, parse_selector
-from aiops_agent.alerting.rates import RateTracker
-from aiops_agent.alerting.rules import host_series_name
-from aiops_agent.alerting.statefile import write_atomically
+from aiops_agent.base.matchers import Matcher, Selector, labels_match
+from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.base.naming import host_series_name
+from aiops_agent.base.statefile import write_atomically
 from aiops_agent.config.alerting_schema import ANOMALY_SCORE, BaselineSettings
 from aiops_agent.detection.baseline import BaselineDetector
-from aiops_agent.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.detection.rates import RateTracker
 
 log = logging.getLogger("aiops_agent.alerting")
 
@@ -35,11 +36,10 @@ SeriesKey = tuple[str, Labels]
 
 
 class _Selector:
-    def __init__(self, text: str, compat_names: bool) -> None:
-        name, matchers = parse_selector(text)
-        self.name = host_series_name(name, compat_names) if name else ""
-        self.name_matchers = [m for m in matchers if m.name == "__name__"]
-        self.label_matchers: list[Matcher] = [m for m in matchers if m.name != "__name__"]
+    def __init__(self, selector: Selector, compat_names: bool) -> None:
+        self.name = host_series_name(selector.name, compat_names) if selector.name else ""
+        self.name_matchers = [m for m in selector.matchers if m.name == "__name__"]
+        self.label_matchers: list[Matcher] = [m for m in selector.matchers if m.name != "__name__"]
 
     def families(
         self, index: Mapping[str, MetricFamily], families: Iterable[MetricFamily]
@@ -52,7 +52,7 @@ class _Selector:
         return [f for f in found if all(m.matches(f.name) for m in self.name_matchers)]
 
 
-class Baselines:
+class AnomalyScorer:
     def __init__(
         self,
         settings: BaselineSettings,
@@ -72,7 +72,7 @@ class Baselines:
 
     def configure(self, settings: BaselineSettings, compat_names: bool) -> None:
         self.settings = settings
-        self._selectors = [_Selector(text, compat_names) for text in settings.series]
+        self._selectors = [_Selector(selector, compat_names) for selector in settings.series]
 
     def __len__(self) -> int:
         return len(self._detectors)

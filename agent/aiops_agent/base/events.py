@@ -1,10 +1,10 @@
-"""The hand-off between alert evaluation and notification: one immutable event per notification,
-and the sink that accepts them. Kept dependency-free so both sides can import it cheaply."""
+"""The hand-off between alert evaluation (alerting/) and notification (notify/): one immutable
+event per notification. In the base layer so that neither side imports the other."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Optional
 
 # Starts the summary of a resolved notification unless the rule words its own (resolved_summary).
 RESOLVED_PREFIX = "Resolved: "
@@ -26,8 +26,3 @@ class AlertEvent:
         """The same for every delivery attempt of this notification, so a receiver (or the outbox
         after a crash) can drop duplicates; different for a repeat or the resolve."""
         return f"{self.fingerprint}-{self.status}-{self.sequence}-{round(self.starts_at * 1000)}"
-
-
-class EventSink(Protocol):
-    def submit(self, events: list[AlertEvent]) -> None:
-        """Accept events without blocking the caller; they are durably enqueued before return."""

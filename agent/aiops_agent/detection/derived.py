@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Optional
 
-from aiops_agent.alerting.rules import host_series_name
+from aiops_agent.base.model import MetricFamily, Sample, gauge
+from aiops_agent.base.naming import host_series_name
 from aiops_agent.config.alerting_schema import INODES_USED_RATIO
-from aiops_agent.model import MetricFamily, Sample, gauge
 
 
 def inodes_used_ratio(

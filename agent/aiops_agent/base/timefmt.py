@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import Union
+from typing import NamedTuple, Optional, Union
 
 # fromisoformat() before Python 3.11 takes neither "Z" nor other than 3 or 6 fraction digits, both
 # of which RFC 3339 (and Go's time.Time, which Alertmanager clients send) allow.
@@ -21,6 +21,24 @@ def parse_time(value: Union[str, float, int]) -> float:
     if not math.isfinite(seconds):
         raise ValueError(f"{value!r} is not a finite time")
     return seconds
+
+
+class Timestamp(NamedTuple):
+    """A time as the config writes it (text) and its unix seconds; empty text means not set."""
+
+    text: str
+    seconds: Optional[float]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+UNSET = Timestamp("", None)
+
+
+def parse_timestamp(text: str) -> Timestamp:
+    """A config time: RFC 3339, unix seconds, or "" (not set). Raises ValueError for a user."""
+    return Timestamp(text, parse_time(text)) if text else UNSET
 
 
 def _parse(text: str) -> float:
