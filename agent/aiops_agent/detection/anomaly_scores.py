@@ -10,11 +10,13 @@ every 5 minutes instead (PatternDetector.for_interval) would keep NAB's duration
 the first score by 12.5 hours and every detection by up to 5 minutes; docs/alerting.md has
 the measurements behind the choice.
 
-Episodes: the detector scores the onset of an anomaly and then keeps quiet (its holdoff), so a
-rule could not ask for the anomaly to last. Beside each detector the scorer keeps the series'
-typical range: the extremes it has taken recently (an envelope that forgets an extreme over
-about four warm-ups). A score of at least ALERT_LEVEL while the value is outside that range
-opens an episode; the exported score then stays at the episode's highest score while the value
+Episodes: the detector scores the onset of an anomaly, not its duration (on NAB it then keeps
+quiet for a while; here it runs without that holdoff, and the alert lifecycle de-duplicates), so
+a rule on its raw score could not ask for the anomaly to last. Beside each detector the scorer
+keeps the series' typical range: the extremes it has taken recently (an envelope that forgets
+an extreme over about four warm-ups). A score of at least ALERT_LEVEL while the value is
+outside that range (by half the range's width, and by at least a quarter of its larger bound)
+opens an episode: the exported score then stays at the episode's highest score while the value
 stays outside the range as it was at the onset, for at most EPISODE_LIMIT samples, and drops
 back to the detector's own score as soon as the value returns. So `for` on the score is "the
 detector was surprised and the series has stayed out of its usual range this long", and
@@ -52,7 +54,8 @@ MAX_SAVED_AGE = 24 * 3600.0
 STALE_AFTER = 3600.0  # a series not seen this long (a removed disk) frees its slot
 ALERT_LEVEL = 0.3  # the detector's alert level: a score this high opens an episode
 EPISODE_LIMIT = 150  # samples (the detector's holdoff); a longer one is the new normal
-RANGE_MARGIN = 0.1  # share of the typical range a value must leave it by to be outside
+RANGE_MARGIN = 0.5  # share of the typical range's width a value must leave it by (see _outside)
+LEVEL_MARGIN = 0.25  # and share of its larger bound
 FORGET_WARMUPS = 4.0  # the typical range forgets an extreme over about this many warm-ups
 
 SeriesKey = tuple[str, Labels]
@@ -146,9 +149,12 @@ class SeriesBaseline:
 
 
 def _outside(value: float, low: float, high: float) -> bool:
+    """Whether value is out of the typical range low..high by a margin: half the range's width,
+    and at least a quarter of the larger bound's size, so that a series with a narrow range (a
+    steady memory ratio of 5 %) needs a change that matters (to 7 %), not a wiggle."""
     if math.isnan(low):
         return False
-    margin = RANGE_MARGIN * (high - low)
+    margin = max(RANGE_MARGIN * (high - low), LEVEL_MARGIN * max(abs(high), abs(low)))
     return value > high + margin or value < low - margin
 
 
