@@ -104,7 +104,9 @@ start_agent() {
     if [ "$mode" = image ]; then
         podman rm --force --ignore "$container" >/dev/null
         # --no-healthcheck: the image's HEALTHCHECK would need systemd timers; `up` checks instead.
-        podman run --detach --name "$container" --network host --no-healthcheck \
+        # The host's processes and file systems, read under /host, as the DaemonSet does (k8s/).
+        podman run --detach --name "$container" --network host --pid host --no-healthcheck \
+            --volume /:/host:ro,rslave --env AIOPS__AGENT__HOST_ROOT=/host \
             --env ALERTMANAGER_URL="$alertmanager" --env AIOPS__HTTP__LISTEN="$listen" \
             --volume "$dir/agent.yaml:/etc/aiops-agent/config.yaml:ro,Z" \
             "$image" >/dev/null
@@ -146,7 +148,9 @@ up() {
     mode="$(agent_mode)"
     # A failed start leaves nothing running (the logs stay in $dir).
     trap 'echo "stack: up failed; stopping what it started (logs in $dir)" >&2; down >&2' EXIT
-    rm -f "$dir/received.jsonl"
+    # Alertmanager starts afresh: its notification log would hold back the StackCheck
+    # notification that a previous run already delivered (Prometheus keeps its data).
+    rm -rf "$dir/received.jsonl" "$dir/alertmanager-data"
     write_configs
     start sink env WEBHOOK_SINK_LISTEN="127.0.0.1:$sink_port" \
         WEBHOOK_SINK_FILE="$dir/received.jsonl" python3 "$repo/deploy/webhook_sink.py"
