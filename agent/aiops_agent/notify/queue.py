@@ -5,45 +5,55 @@ every failed write is counted and logged, and the agent keeps running."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
-import math
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
+from aiops_agent.notify.grouping import Notification, event_fields, event_from, single
 from aiops_agent.notify.outbox import Outbox, OutboxError, Row, is_corrupt
 from aiops_agent.notify.stats import ReceiverStats
 
 REOPEN_SECONDS = 30.0  # how often an outbox that failed to open is tried again
-_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertEvent))
+GroupChanges = Mapping[str, Optional[Mapping[str, Any]]]  # group key -> record; None: deleted
 
 
 class Item(NamedTuple):
     ref: int  # outbox row id when > 0; a memory item when < 0
     key: str  # idempotency key
-    event: AlertEvent
+    notification: Notification
     created: float  # unix seconds when enqueued
 
 
-def encode(event: AlertEvent) -> str:
-    fields = dataclasses.asdict(event)
-    if not math.isfinite(event.value):
-        fields["value"] = str(event.value)  # JSON has no NaN; float("nan") reads it back
-    return json.dumps(fields, sort_keys=True)
+def encode(notification: Notification) -> str:
+    return json.dumps(
+        {
+            "alerts": [event_fields(event) for event in notification.alerts],
+            "group": notification.group,
+            "labels": notification.labels,
+            "sequence": notification.sequence,
+        },
+        sort_keys=True,
+    )
 
 
-def decode(text: str) -> AlertEvent:
-    """Raises ValueError, KeyError or TypeError on a row that is not an event."""
+def decode(text: str) -> Notification:
+    """Raises ValueError, KeyError or TypeError on a row that is not a notification. A row of
+    an agent from before grouping holds one event: it is read as an ungrouped notification."""
     fields: dict[str, Any] = json.loads(text)
-    values = {name: fields[name] for name in _EVENT_FIELDS}
-    values["value"] = float(values["value"])
-    return AlertEvent(**values)
+    if "alerts" not in fields:
+        return single(event_from(fields))
+    alerts = tuple(event_from(alert) for alert in fields["alerts"])
+    if not alerts:
+        raise ValueError("a notification without alerts")
+    labels = {str(k): str(v) for k, v in fields["labels"].items()}
+    return Notification(alerts, str(fields["group"]), labels, int(fields["sequence"]))
 
 
 class DurableQueue:
@@ -70,14 +80,20 @@ class DurableQueue:
             self._open()
 
     # --- writing ---------------------------------------------------------------------------
-    def add(self, events: list[AlertEvent], now: float) -> None:
-        items = [(e.idempotency_key(), e, now) for e in events]
+    def add(
+        self, notifications: list[Notification], now: float, groups: Optional[GroupChanges] = None
+    ) -> None:
+        """Enqueue, and save the changed groups (see grouping.py) in the same transaction."""
+        items = [(n.idempotency_key(), n, now) for n in notifications]
         with self._lock:
             outbox = self._open()
             if outbox is not None:
                 try:
-                    rows = [(key, encode(event), created) for key, event, created in items]
-                    dropped = outbox.add(rows, self.settings.max_items)
+                    rows = [(key, encode(n), created) for key, n, created in items]
+                    saved = {
+                        k: None if r is None else json.dumps(r) for k, r in (groups or {}).items()
+                    }
+                    dropped = outbox.add(rows, self.settings.max_items, saved)
                 except OutboxError as error:
                     self._failed("write", error, len(items))
                 else:
@@ -87,8 +103,8 @@ class DurableQueue:
                     return
             elif self._path is not None:
                 self._failed("write", OSError("outbox unavailable; see the open error"), len(items))
-            for key, event, created in items:
-                self._memory.append(Item(self._next_memory_ref, key, event, created))
+            for key, notification, created in items:
+                self._memory.append(Item(self._next_memory_ref, key, notification, created))
                 self._next_memory_ref -= 1
             excess = len(self._memory) - self.settings.max_items
             for _ in range(max(excess, 0)):
@@ -148,7 +164,9 @@ class DurableQueue:
     def dead_letter(self, items: list[Item], reason: str) -> None:
         with self._lock:
             self._drop_memory(items)
-            rows = [Row(i.ref, i.key, encode(i.event), i.created) for i in items if i.ref > 0]
+            rows = [
+                Row(i.ref, i.key, encode(i.notification), i.created) for i in items if i.ref > 0
+            ]
             if rows and self._outbox is not None:
                 try:
                     self._outbox.dead_letter(rows, reason, self.settings.dead_letters_kept)
@@ -211,7 +229,7 @@ class DurableQueue:
         found = []
         for _, text, until in rows:
             try:
-                found.append((decode(text), until))
+                found.append((event_from(json.loads(text)), until))
             except (ValueError, KeyError, TypeError):
                 continue
         return found
@@ -221,7 +239,8 @@ class DurableQueue:
             if self._outbox is not None:
                 # Failing only costs the re-sends after a restart; until then it is re-sent anyway.
                 with contextlib.suppress(OutboxError):
-                    self._outbox.set_active(event.fingerprint, encode(event), until)
+                    text = json.dumps(event_fields(event))
+                    self._outbox.set_active(event.fingerprint, text, until)
 
     def clear_active(self, fingerprints: list[str]) -> None:
         with self._lock:
@@ -229,13 +248,30 @@ class DurableQueue:
                 with contextlib.suppress(OutboxError):
                     self._outbox.clear_active(fingerprints)
 
+    def groups(self) -> list[tuple[str, dict[str, Any]]]:
+        """The saved notification groups, (key, record); best effort, like active()."""
+        with self._lock:
+            if self._outbox is None:
+                return []
+            try:
+                rows = self._outbox.groups()
+            except OutboxError:
+                return []
+        found = []
+        for key, text in rows:
+            try:
+                found.append((key, json.loads(text)))
+            except ValueError:
+                continue
+        return found
+
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Move what waits in memory to the outbox if it can write again; count what cannot."""
         with self._lock:
             outbox = self._open()
             if self._memory and outbox is not None:
-                rows = [(i.key, encode(i.event), i.created) for i in self._memory]
+                rows = [(i.key, encode(i.notification), i.created) for i in self._memory]
                 try:
                     outbox.add(rows, self.settings.max_items)
                     self._memory.clear()
