@@ -94,12 +94,14 @@ def test_one_notification_per_group_then_an_addition_then_the_resolve(tmp_path: 
             (first,) = notifications(recorder, 1, agent)
             settle(agent)
             assert len(recorder.accepted()) == 1  # not one per alert
+            assert 'aiops_agent_notification_groups{receiver="hook"} 1' in agent.metrics()
             reload(agent, config(state, recorder.url, {CPU, LOAD, ANOMALY}, "10s"))
             second = notifications(recorder, 2, agent)[1]
             reload(agent, config(state, recorder.url, set(), "10s"))
             third = notifications(recorder, 3, agent)[2]
             settle(agent)
             received = [r.json() for r in recorder.received]
+            assert 'aiops_agent_notification_groups{receiver="hook"} 0' in agent.metrics()
     finally:
         recorder.stop()
     assert first["version"] == "2" and first["status"] == "firing"

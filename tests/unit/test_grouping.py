@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+from pathlib import Path
+
+import pytest
 
 from aiops_agent.base.events import AlertEvent
+from aiops_agent.notify import create_dispatcher
 from aiops_agent.notify.grouping import Grouper, Grouping, Notification, group_key
+from tests.helpers.notify import config_for, metric
 
 HOST_ONLY = Grouping(0, ("host",), wait=30.0, interval=60.0, repeat=3600.0)
 DEFAULT = Grouping(0, ("host", "alertname"), wait=0.0, interval=0.0, repeat=3600.0)
@@ -161,3 +167,25 @@ def test_the_state_survives_a_restart() -> None:
     assert second.group == first.group and second.sequence == 2
     assert names(second) == [("HighCPU", "firing"), ("HighLoad", "firing")]
     assert restarted.restore([("bad", {"id": "x"})]) == 1  # a record that does not check out
+
+
+def test_the_dispatcher_counts_groups_and_logs_the_overflow(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    receivers = {"hook": {"webhook": {"url": "http://127.0.0.1:9/never", "timeout": "100ms"}}}
+    config = config_for(tmp_path, receivers, [{"receiver": "hook"}])
+    config = dataclasses.replace(
+        config, grouping=dataclasses.replace(config.grouping, max_groups=2)
+    )
+    dispatcher = create_dispatcher(config, str(tmp_path / "state"), lambda: "http://h:9877")
+    try:
+        with caplog.at_level(logging.ERROR, logger="aiops_agent.notify"):
+            dispatcher.submit([alert(name) for name in ("A", "B", "C", "D")])
+        groups = metric(dispatcher, "aiops_agent_notification_groups", receiver="hook")
+        overflowed = metric(
+            dispatcher, "aiops_agent_notification_groups_overflowed_total", receiver="hook"
+        )
+    finally:
+        dispatcher.close(1)
+    assert groups == 3 and overflowed == 2  # two groups and the overflow group
+    assert any("grouping.max_groups" in r.getMessage() for r in caplog.records)

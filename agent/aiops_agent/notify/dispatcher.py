@@ -15,7 +15,7 @@ from aiops_agent import __version__
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
-from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.base.naming import host_name
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, LogReceiver, Receiver
 from aiops_agent.config.schema import Config
@@ -131,7 +131,20 @@ class Dispatcher:
             worker = workers.get(name)
             return worker.queue.depth() if worker is not None else 0
 
-        return families(stats, depth)
+        names = sorted(workers)
+        return [
+            *families(stats, depth),
+            gauge(
+                "aiops_agent_notification_groups",
+                "Notification groups the receiver keeps: waiting, or notified with firing alerts.",
+                [Sample((("receiver", n),), float(len(workers[n].grouper))) for n in names],
+            ),
+            counter(
+                "aiops_agent_notification_groups_overflowed_total",
+                "Alerts put in a route's overflow group as grouping.max_groups groups existed.",
+                [Sample((("receiver", n),), float(workers[n].grouper.overflowed)) for n in names],
+            ),
+        ]
 
     def reconfigure(self, config: Config) -> None:
         """Apply a reloaded config: new receivers start, removed ones stop (their outbox file

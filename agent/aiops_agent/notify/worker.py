@@ -82,8 +82,17 @@ class DeliveryWorker:
         if not self._sender.groups:
             self._enqueue([single(event) for event, _ in routed], now, {})
             return
+        overflowed = self.grouper.overflowed
         for event, grouping in routed:
             self.grouper.add(event, grouping, now)
+        if self.grouper.overflowed > overflowed:
+            self._errors.error(
+                f"notify-groups:{self.name}",
+                "more notification groups than grouping.max_groups; further alerts share an "
+                "overflow group per route",
+                receiver=self.name,
+                max_groups=self.grouper.max_groups,
+            )
         self._enqueue(self.grouper.flush(now), now, self.grouper.changes())
 
     def tick(self, now: float) -> None:
