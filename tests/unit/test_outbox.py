@@ -3,8 +3,6 @@ what happens when the state directory cannot be written."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import sqlite3
@@ -16,8 +14,15 @@ import pytest
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
-from aiops_agent.notify.grouping import Notification, single
-from aiops_agent.notify.queue import DurableQueue, Item, decode, encode
+from aiops_agent.notify.grouping import Group, Notification, single
+from aiops_agent.notify.queue import (
+    DurableQueue,
+    Item,
+    decode_notification,
+    encode,
+    encode_group,
+    encode_notification,
+)
 from aiops_agent.notify.stats import ReceiverStats
 
 SETTINGS = OutboxSection(max_items=10)
@@ -47,27 +52,43 @@ def queue(
 
 def test_encode_roundtrip_including_nan() -> None:
     original = event(1)
-    assert decode(encode(original)) == original
+    assert decode_notification(encode_notification(original)) == original
     grouped = Notification((alert(1), alert(2, "resolved")), "g-1", {"alertname": "A"}, 4)
-    assert decode(encode(grouped)) == grouped
+    assert decode_notification(encode_notification(grouped)) == grouped
     weird = single(AlertEvent("f", "firing", {}, {}, 1.0, None, float("nan"), "r", 1))
-    assert str(decode(encode(weird)).alerts[0].value) == "nan"
+    assert str(decode_notification(encode_notification(weird)).alerts[0].value) == "nan"
 
 
 def test_a_row_of_an_agent_before_grouping_reads_as_one_alert() -> None:
-    legacy = json.dumps(dataclasses.asdict(alert(1)))  # what rows held before grouping
-    assert decode(legacy) == event(1)
-    assert decode(legacy).idempotency_key() == alert(1).idempotency_key()
+    legacy = encode(alert(1))  # what rows held before grouping
+    assert decode_notification(legacy) == event(1)
+    assert decode_notification(legacy).idempotency_key() == alert(1).idempotency_key()
+
+
+def group(key: str, *members: AlertEvent, sequence: int = 0) -> Group:
+    saved = Group(f"{key}-1", 0, {"alertname": "A"}, 100.0)
+    saved.members = {m.fingerprint: m for m in members}
+    saved.notified = {m.fingerprint: "firing" for m in members if sequence}
+    saved.last_sent = 101.0 if sequence else None
+    saved.sequence = sequence
+    return saved
 
 
 def test_groups_are_saved_with_the_notifications(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite"
     q, _ = queue(path)
-    q.add([], 100.0, {"k1": {"id": "k1-1"}, "k2": {"id": "k2-1"}})
-    q.add([event(1)], 101.0, {"k1": None, "k2": {"id": "k2-1", "sequence": 1}})
+    q.add([], 100.0, {"k1": group("k1", alert(1)), "k2": group("k2", alert(2))})
+    q.add([event(1)], 101.0, {"k1": None, "k2": group("k2", alert(2), alert(3), sequence=1)})
     q.close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO groups (key, state) VALUES ('k3', '{not a group')")
+    db.commit()
+    db.close()
     again, _ = queue(path)
-    assert again.groups() == [("k2", {"id": "k2-1", "sequence": 1})]
+    (saved,), broken = again.groups()
+    key, restored = saved
+    assert key == "k2" and broken == 1
+    assert encode_group(restored) == encode_group(group("k2", alert(2), alert(3), sequence=1))
     assert fingerprints(again.head(5)) == ["fp1"]
 
 

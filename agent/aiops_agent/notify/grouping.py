@@ -6,16 +6,14 @@ resolved in it; an unchanged group with firing alerts is re-notified every repea
 
 The grouper is pure bookkeeping on a clock it is given (the evaluation's), so tests drive it with
 a fake one. Its owner (worker.py) feeds it the events of each evaluation, asks for the
-notifications due at each evaluation, and saves the groups that changed (records()) in the
-receiver's outbox, in the same transaction as the notifications they produced."""
+notifications due at each evaluation, and has the groups that changed (changes()) saved in the
+receiver's outbox (queue.py), in the same transaction as the notifications they produced."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.fingerprint import fnv1a64
@@ -178,23 +176,15 @@ class Grouper:
     def groups(self) -> list[Group]:
         return list(self._groups.values())
 
-    # --- persistence: one record per group, written by the owner ------------------------------
-    def changes(self) -> dict[str, Optional[dict[str, Any]]]:
-        """The records of the groups changed since the last call, by key; None: deleted."""
+    # --- persistence: the owner saves what changed ------------------------------------------
+    def changes(self) -> dict[str, Optional[Group]]:
+        """The groups changed since the last call, by key; None: deleted."""
         changed, self._changed = self._changed, set()
-        return {
-            key: to_record(self._groups[key]) if key in self._groups else None for key in changed
-        }
+        return {key: self._groups.get(key) for key in changed}
 
-    def restore(self, records: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
-        """Take back saved groups; returns how many records did not check out (skipped)."""
-        skipped = 0
-        for key, record in records:
-            try:
-                self._groups[key] = from_record(record)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                skipped += 1
-        return skipped
+    def restore(self, groups: Iterable[tuple[str, Group]]) -> None:
+        """Take back saved groups (before the first add)."""
+        self._groups.update(groups)
 
 
 def group_labels(labels: Mapping[str, str], group_by: tuple[str, ...]) -> dict[str, str]:
@@ -206,49 +196,3 @@ def group_labels(labels: Mapping[str, str], group_by: tuple[str, ...]) -> dict[s
 def group_key(route: int, labels: Mapping[str, str], overflow: bool = False) -> str:
     pairs = [part for name in sorted(labels) for part in (name, labels[name])]
     return fnv1a64([str(route), "overflow" if overflow else "", *pairs])
-
-
-def event_fields(event: AlertEvent) -> dict[str, Any]:
-    fields = dataclasses.asdict(event)
-    if not math.isfinite(event.value):
-        fields["value"] = str(event.value)  # JSON has no NaN; float("nan") reads it back
-    return fields
-
-
-def event_from(fields: Mapping[str, Any]) -> AlertEvent:
-    """Raises KeyError, TypeError or ValueError for fields that are not an event. Fields this
-    agent does not know are ignored, missing ones with a default take it."""
-    values = {f.name: fields[f.name] for f in dataclasses.fields(AlertEvent) if f.name in fields}
-    values["value"] = float(values["value"])
-    return AlertEvent(**values)
-
-
-def to_record(group: Group) -> dict[str, Any]:
-    return {
-        "id": group.id,
-        "route": group.route,
-        "labels": group.labels,
-        "created": group.created,
-        "wait": group.wait,
-        "interval": group.interval,
-        "repeat": group.repeat,
-        "members": [event_fields(e) for e in group.members.values()],
-        "notified": group.notified,
-        "lastSent": group.last_sent,
-        "sequence": group.sequence,
-    }
-
-
-def from_record(record: Mapping[str, Any]) -> Group:
-    labels = {str(k): str(v) for k, v in record["labels"].items()}
-    group = Group(str(record["id"]), int(record["route"]), labels, float(record["created"]))
-    group.wait = float(record["wait"])
-    group.interval = float(record["interval"])
-    group.repeat = float(record["repeat"])
-    members = [event_from(fields) for fields in record["members"]]
-    group.members = {e.fingerprint: e for e in members}
-    group.notified = {str(fp): str(status) for fp, status in record["notified"].items()}
-    last_sent = record["lastSent"]
-    group.last_sent = None if last_sent is None else float(last_sent)
-    group.sequence = int(record["sequence"])
-    return group

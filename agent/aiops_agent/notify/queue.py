@@ -5,7 +5,9 @@ every failed write is counted and logged, and the agent keeps running."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import threading
 import time
@@ -16,12 +18,13 @@ from typing import Any, NamedTuple, Optional
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
-from aiops_agent.notify.grouping import Notification, event_fields, event_from, single
+from aiops_agent.notify.grouping import Group, Notification, single
 from aiops_agent.notify.outbox import Outbox, OutboxError, Row, is_corrupt
 from aiops_agent.notify.stats import ReceiverStats
 
 REOPEN_SECONDS = 30.0  # how often an outbox that failed to open is tried again
-GroupChanges = Mapping[str, Optional[Mapping[str, Any]]]  # group key -> record; None: deleted
+_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertEvent))
+GroupChanges = Mapping[str, Optional[Group]]  # group key -> its new state; None: deleted
 
 
 class Item(NamedTuple):
@@ -31,29 +34,78 @@ class Item(NamedTuple):
     created: float  # unix seconds when enqueued
 
 
-def encode(notification: Notification) -> str:
-    return json.dumps(
-        {
-            "alerts": [event_fields(event) for event in notification.alerts],
-            "group": notification.group,
-            "labels": notification.labels,
-            "sequence": notification.sequence,
-        },
-        sort_keys=True,
-    )
+def encode(event: AlertEvent) -> str:
+    fields = dataclasses.asdict(event)
+    if not math.isfinite(event.value):
+        fields["value"] = str(event.value)  # JSON has no NaN; float("nan") reads it back
+    return json.dumps(fields, sort_keys=True)
 
 
-def decode(text: str) -> Notification:
+def decode(text: str) -> AlertEvent:
+    """Raises ValueError, KeyError or TypeError on a row that is not an event."""
+    fields: dict[str, Any] = json.loads(text)
+    values = {name: fields[name] for name in _EVENT_FIELDS}
+    values["value"] = float(values["value"])
+    return AlertEvent(**values)
+
+
+# Notifications and groups hold their alerts as encode() writes them, so that an alert is written
+# and read in one place whatever holds it (nested as objects, readable in a dead letter).
+def encode_notification(notification: Notification) -> str:
+    document = {
+        "alerts": [json.loads(encode(event)) for event in notification.alerts],
+        "group": notification.group,
+        "labels": notification.labels,
+        "sequence": notification.sequence,
+    }
+    return json.dumps(document, sort_keys=True)
+
+
+def decode_notification(text: str) -> Notification:
     """Raises ValueError, KeyError or TypeError on a row that is not a notification. A row of
-    an agent from before grouping holds one event: it is read as an ungrouped notification."""
+    an agent from before grouping holds one alert: it is read as an ungrouped notification."""
     fields: dict[str, Any] = json.loads(text)
     if "alerts" not in fields:
-        return single(event_from(fields))
-    alerts = tuple(event_from(alert) for alert in fields["alerts"])
+        return single(decode(text))
+    alerts = tuple(decode(json.dumps(alert)) for alert in fields["alerts"])
     if not alerts:
         raise ValueError("a notification without alerts")
     labels = {str(k): str(v) for k, v in fields["labels"].items()}
     return Notification(alerts, str(fields["group"]), labels, int(fields["sequence"]))
+
+
+def encode_group(group: Group) -> str:
+    document = {
+        "id": group.id,
+        "route": group.route,
+        "labels": group.labels,
+        "created": group.created,
+        "wait": group.wait,
+        "interval": group.interval,
+        "repeat": group.repeat,
+        "members": [json.loads(encode(event)) for event in group.members.values()],
+        "notified": group.notified,
+        "lastSent": group.last_sent,
+        "sequence": group.sequence,
+    }
+    return json.dumps(document, sort_keys=True)
+
+
+def decode_group(text: str) -> Group:
+    """Raises ValueError, KeyError, TypeError or AttributeError on what is not a group."""
+    record: dict[str, Any] = json.loads(text)
+    labels = {str(k): str(v) for k, v in record["labels"].items()}
+    group = Group(str(record["id"]), int(record["route"]), labels, float(record["created"]))
+    group.wait = float(record["wait"])
+    group.interval = float(record["interval"])
+    group.repeat = float(record["repeat"])
+    members = [decode(json.dumps(member)) for member in record["members"]]
+    group.members = {event.fingerprint: event for event in members}
+    group.notified = {str(fp): str(status) for fp, status in record["notified"].items()}
+    last_sent = record["lastSent"]
+    group.last_sent = None if last_sent is None else float(last_sent)
+    group.sequence = int(record["sequence"])
+    return group
 
 
 class DurableQueue:
@@ -89,9 +141,9 @@ class DurableQueue:
             outbox = self._open()
             if outbox is not None:
                 try:
-                    rows = [(key, encode(n), created) for key, n, created in items]
+                    rows = [(key, encode_notification(n), created) for key, n, created in items]
                     saved = {
-                        k: None if r is None else json.dumps(r) for k, r in (groups or {}).items()
+                        k: None if g is None else encode_group(g) for k, g in (groups or {}).items()
                     }
                     dropped = outbox.add(rows, self.settings.max_items, saved)
                 except OutboxError as error:
@@ -131,7 +183,7 @@ class DurableQueue:
         items, broken = [], []
         for row in rows:
             try:
-                items.append(Item(row.id, row.key, decode(row.event), row.created))
+                items.append(Item(row.id, row.key, decode_notification(row.event), row.created))
             except (ValueError, KeyError, TypeError):
                 broken.append(row)
         if broken and self._outbox is not None:
@@ -165,7 +217,9 @@ class DurableQueue:
         with self._lock:
             self._drop_memory(items)
             rows = [
-                Row(i.ref, i.key, encode(i.notification), i.created) for i in items if i.ref > 0
+                Row(i.ref, i.key, encode_notification(i.notification), i.created)
+                for i in items
+                if i.ref > 0
             ]
             if rows and self._outbox is not None:
                 try:
@@ -229,7 +283,7 @@ class DurableQueue:
         found = []
         for _, text, until in rows:
             try:
-                found.append((event_from(json.loads(text)), until))
+                found.append((decode(text), until))
             except (ValueError, KeyError, TypeError):
                 continue
         return found
@@ -239,8 +293,7 @@ class DurableQueue:
             if self._outbox is not None:
                 # Failing only costs the re-sends after a restart; until then it is re-sent anyway.
                 with contextlib.suppress(OutboxError):
-                    text = json.dumps(event_fields(event))
-                    self._outbox.set_active(event.fingerprint, text, until)
+                    self._outbox.set_active(event.fingerprint, encode(event), until)
 
     def clear_active(self, fingerprints: list[str]) -> None:
         with self._lock:
@@ -248,22 +301,23 @@ class DurableQueue:
                 with contextlib.suppress(OutboxError):
                     self._outbox.clear_active(fingerprints)
 
-    def groups(self) -> list[tuple[str, dict[str, Any]]]:
-        """The saved notification groups, (key, record); best effort, like active()."""
+    def groups(self) -> tuple[list[tuple[str, Group]], int]:
+        """The saved notification groups, (key, group), and how many rows did not check out;
+        best effort, like active()."""
         with self._lock:
             if self._outbox is None:
-                return []
+                return [], 0
             try:
                 rows = self._outbox.groups()
             except OutboxError:
-                return []
-        found = []
+                return [], 0
+        found, broken = [], 0
         for key, text in rows:
             try:
-                found.append((key, json.loads(text)))
-            except ValueError:
-                continue
-        return found
+                found.append((key, decode_group(text)))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                broken += 1
+        return found, broken
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -271,7 +325,9 @@ class DurableQueue:
         with self._lock:
             outbox = self._open()
             if self._memory and outbox is not None:
-                rows = [(i.key, encode(i.notification), i.created) for i in self._memory]
+                rows = [
+                    (i.key, encode_notification(i.notification), i.created) for i in self._memory
+                ]
                 try:
                     outbox.add(rows, self.settings.max_items)
                     self._memory.clear()

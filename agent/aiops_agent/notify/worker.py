@@ -67,7 +67,8 @@ class DeliveryWorker:
             self._active = {
                 event.fingerprint: (event, until) for event, until in self.queue.active()
             }
-        skipped = self.grouper.restore(self.queue.groups())
+        groups, skipped = self.queue.groups()
+        self.grouper.restore(groups)
         if skipped:
             log.error(
                 "skipping saved notification groups that do not check out",
