@@ -107,6 +107,25 @@ def build() -> dashboard.Dashboard:
                         incident_only=True,
                     ),
                     graph(
+                        "Notification groups",
+                        "Groups each receiver keeps (waiting, or notified with alerts firing), and "
+                        "alerts put in an overflow group per second (grouping.max_groups reached).",
+                        [
+                            query(
+                                _per_receiver(f"aiops_agent_notification_groups{{{HOST}}}"),
+                                "{{receiver}} groups",
+                            ),
+                            query(
+                                _per_receiver(
+                                    "rate(aiops_agent_notification_groups_overflowed_total"
+                                    f"{{{HOST}}}[{RATE}])"
+                                ),
+                                "{{receiver}} overflowed/s",
+                            ),
+                        ],
+                        width=8,
+                    ),
+                    graph(
                         "Outbox health",
                         "1 while a receiver's outbox accepts writes (0: notifications wait in "
                         "memory); writes that failed and notifications dropped, in total.",
@@ -150,6 +169,12 @@ def build() -> dashboard.Dashboard:
                         "Collectors whose latest run failed.",
                         f"count(aiops_agent_collector_success{{{HOST}}} == 0) or vector(0)",
                         red_above=1,
+                    ),
+                    single(
+                        "Exposed to the network",
+                        "1 when the endpoints listen on a non-loopback address (its labels say "
+                        "whether TLS and authentication guard it), 0 on loopback.",
+                        f"aiops_agent_http_exposed{{{HOST}}}",
                     ),
                     single(
                         "Resident memory",

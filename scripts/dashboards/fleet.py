@@ -52,6 +52,13 @@ def build() -> dashboard.Dashboard:
                         red_above=1,
                     ),
                     single(
+                        "Agents exposed without TLS",
+                        "Agents listening on a network address without TLS "
+                        "(aiops_agent_http_exposed; docs/security.md).",
+                        f'count(aiops_agent_http_exposed{{{JOB}, tls="false"}} == 1) or vector(0)',
+                        red_above=1,
+                    ),
+                    single(
                         "Collector errors (1h)",
                         "Collector runs that raised an error in the last hour, all agents.",
                         f"sum(increase(aiops_agent_collector_errors_total{{{JOB}}}[1h]))",

@@ -2,7 +2,7 @@
 it, against a real Prometheus (Debian's) that scrapes two running agents and node_exporter with
 the mixin's alerts loaded.
 
-Two agents in two jobs: a quiet one (nothing firing) and one in an incident (a rule that fires at
+Two agents in two jobs: a quiet one (a webhook receiver configured, nothing firing) and one in an incident (a rule that fires at
 once, notifications re-sent every second to a receiver that accepts and one that rejects them).
 Every panel's queries must parse; on the quiet host each must return data, except the panels
 whose description says they show data only during an incident; those must return data on the
@@ -77,6 +77,15 @@ def _instance(url: str) -> str:
     return str(urllib.parse.urlsplit(url).netloc)
 
 
+def _quiet_config(receiver: str) -> dict[str, Any]:
+    """A host as users run it: a receiver configured, nothing firing."""
+    return {
+        **COMMON,
+        "receivers": {"accepting": {"webhook": {"url": receiver}}},
+        "routes": [{"receiver": "accepting"}],
+    }
+
+
 def _incident_config(accepting: str, rejecting: str) -> dict[str, Any]:
     return {
         **COMMON,
@@ -102,7 +111,7 @@ def fleet() -> Iterator[Fleet]:
         recording() as accepting,
         recording() as rejecting,
         promtext.node_exporter() as node_exporter,
-        running_agent(COMMON) as quiet,
+        running_agent(_quiet_config(accepting.url + "/quiet")) as quiet,
         running_agent(
             _incident_config(accepting.url + "/hook", rejecting.url + "/hook")
         ) as incident,

@@ -11,7 +11,7 @@ from aiops_agent.base.listen import ListenAddress
 # Section modules import key from keys.py too: importing it from here would be an import cycle.
 from aiops_agent.config.alerting_schema import AlertingSection, DetectionSection
 from aiops_agent.config.keys import key
-from aiops_agent.config.notify_schema import OutboxSection, Receiver, Route
+from aiops_agent.config.notify_schema import GroupingSection, OutboxSection, Receiver, Route
 from aiops_agent.config.types import Duration, Regex
 
 
@@ -62,6 +62,14 @@ class HttpSection:
         True,
         "With basic auth on, still serve /healthz and /readyz without credentials, so kubelet and "
         "systemd probes need none; they tell only whether the agent is up and ready.",
+    )
+    insecure_unauthenticated_writes: bool = key(
+        False,
+        "Serve the endpoints that change state (POST and DELETE /api/v1/silences) to callers "
+        "from the network that did not authenticate. Off: they are served over loopback, or "
+        "with basic auth or a verified client certificate (web_config_file), and refused with "
+        "403 otherwise. On, anyone who reaches the port can, e.g., silence every alert; the "
+        "agent logs a warning at start and on every reload.",
     )
 
 
@@ -271,3 +279,6 @@ class Config:
     receivers: dict[str, Receiver] = key(factory=dict, doc="Where alerts go, by name.")
     routes: list[Route] = key(factory=list, doc="Which alerts go to which receivers; else log.")
     outbox: OutboxSection = key(factory=OutboxSection, doc="Durable, retried delivery.")
+    grouping: GroupingSection = key(
+        factory=GroupingSection, doc="Notification grouping defaults; routes may override them."
+    )
