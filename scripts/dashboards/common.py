@@ -11,7 +11,7 @@ from typing import Optional
 
 from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog.builder import Builder
-from grafana_foundation_sdk.models import common as look
+from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import Dataquery as PromDataquery
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
@@ -91,7 +91,7 @@ def graph(
         .span(width)
         .height(8)
         .fill_opacity(10)
-        .show_points(look.VisibilityMode.NEVER)
+        .show_points(common_model.VisibilityMode.NEVER)
     )
     return panel.max(max_value) if max_value is not None else panel
 
@@ -115,7 +115,7 @@ def single(
         .unit(unit)
         .span(width)
         .height(4)
-        .graph_mode(look.BigValueGraphMode.NONE)
+        .graph_mode(common_model.BigValueGraphMode.NONE)
         .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
     )
     if red_above is not None:
