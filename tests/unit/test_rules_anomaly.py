@@ -177,3 +177,18 @@ def test_a_file_of_the_previous_version_is_set_aside(
     run(baselines, snapshot(0.3, 0.0), 0.0)  # and it keeps working
     baselines.save()
     assert len(AnomalyScorer(settings, True, RateTracker(), str(tmp_path))) == 1
+
+
+def test_a_steady_ramp_is_described_from_where_it_began() -> None:
+    """A leak that keeps setting records scores high every sample while the range follows it;
+    the alert still says since when and what the range was before."""
+    rng = random.Random(4)
+    noise = [0.3 + rng.gauss(0, 0.01) for _ in range(1000)]
+    events = drive(lambda i: noise[i] if i < 300 else 0.33 + 0.01 * (i - 300), 400)
+    firing = [annotations for _, status, annotations in events if status == "firing"]
+    assert firing, events
+    description = firing[0]["description"]
+    since = re.findall(r"since (\S+);", description)
+    assert since and since[0].startswith("1970-01-01T01:1"), description  # near step 300
+    (high,) = (float(x) for x in re.findall(r"range [0-9.]+ to ([0-9.]+)", description))
+    assert high < 0.36, "the range before the ramp, not the ramp itself"

@@ -81,7 +81,7 @@ class _Selector:
 class SeriesBaseline:
     """One series: its detector, its typical range and the open episode, if any."""
 
-    __slots__ = ("_decay", "detector", "episode", "high", "low", "value")
+    __slots__ = ("_decay", "detector", "episode", "high", "low", "streak", "value")
 
     def __init__(self, warmup: int, detector: Optional[PatternDetector] = None) -> None:
         self.detector = detector or PatternDetector(warmup, holdoff=0)
@@ -90,9 +90,21 @@ class SeriesBaseline:
         self.value = math.nan  # the latest value scored
         # (onset time, highest score, low, high, samples) while the value is out of range
         self.episode: Optional[tuple[float, float, float, float, int]] = None
+        # (since, low, high) while the exported score stays at ALERT_LEVEL or above: what an
+        # alert on it says when no episode is open (a steady ramp that keeps setting records)
+        self.streak: Optional[tuple[float, float, float]] = None
 
     def update(self, timestamp: float, value: float) -> float:
         """Score one sample (see the module docstring); returns the exported score."""
+        low, high = self.low, self.high
+        score = self._score(timestamp, value)
+        if score < ALERT_LEVEL:
+            self.streak = None
+        elif self.streak is None:
+            self.streak = (timestamp, low, high)
+        return score
+
+    def _score(self, timestamp: float, value: float) -> float:
         score = self.detector.update(timestamp, value)
         if not math.isfinite(value):
             return score
@@ -120,11 +132,14 @@ class SeriesBaseline:
         self.low = min(value, self.low + shrink)
 
     def details(self, unit: str = "") -> dict[str, str]:
-        """Annotation fields: the typical range (at the onset while an episode is open), the
-        latest value and the onset time ("" when no episode is open); `unit` follows each
-        number ("/s" for a counter's rate)."""
+        """Annotation fields: the typical range as it was at the onset (of the episode, else of
+        the score's stretch at ALERT_LEVEL or above; the current range otherwise), the latest
+        value and the onset time ("" when the score is low); `unit` follows each number
+        ("/s" for a counter's rate)."""
         if self.episode is not None:
             since, _, low, high, _ = self.episode
+        elif self.streak is not None:
+            since, low, high = self.streak
         else:
             since, low, high = math.nan, self.low, self.high
         return {
