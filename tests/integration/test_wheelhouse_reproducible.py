@@ -62,14 +62,16 @@ def test_the_installed_agent_reads_as_the_wheel_it_came_from(tmp_path: Path) -> 
     report = build(tmp_path / "wh", checkout(tmp_path / "src", 1_600_000_000, 0o644))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    # The agent's files only (its dependencies do not change its digest), offline.
+    site = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    # The agent's files only (its dependencies do not change its digest), offline; --target, not
+    # --prefix, which would first uninstall the agent of the environment running the tests.
     subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "install", "-q",
-         "--no-deps", "--no-index", "--prefix", str(venv), report["agent_wheel"]],
+         "--no-deps", "--no-index", "--target", str(site), report["agent_wheel"]],
         check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     read = subprocess.run(
-        [sys.executable, "-c", READ_INSTALLED.read_text(), str(venv)],
+        [sys.executable, "-c", READ_INSTALLED.read_text(), json.dumps({"venv": str(venv)})],
         check=True, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     installed = json.loads(read.stdout)
