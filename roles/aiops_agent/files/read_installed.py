@@ -32,6 +32,7 @@ import re
 import stat
 import subprocess
 import sys
+import sysconfig
 from typing import Any
 
 AGENT = "aiops-agent"
@@ -121,6 +122,18 @@ def listing(directory: str) -> list[str]:
         return []
 
 
+def pip_wheel() -> str:
+    """The pip wheel this Python ships for ensurepip (Debian: python3-pip-whl; CPython:
+    ensurepip/_bundled): the role creates the virtualenv without pip (ensurepip costs seconds
+    per host) and runs pip from this wheel. "" if there is none."""
+    bundled = os.path.join(sysconfig.get_paths()["stdlib"], "ensurepip", "_bundled")
+    for directory in ("/usr/share/python-wheels", bundled):
+        found = sorted(glob.glob(os.path.join(directory, "pip-*.whl")))
+        if found:
+            return found[-1]
+    return ""
+
+
 def main(request: dict[str, Any]) -> dict[str, object]:
     venv = str(request["venv"])
     service = str(request.get("service", ""))
@@ -131,6 +144,7 @@ def main(request: dict[str, Any]) -> dict[str, object]:
         "version": "",
         "record": "",
         "dists": {},
+        "pip_wheel": pip_wheel(),
     }
     site = glob.glob(os.path.join(venv, "lib", f"python{python}", "site-packages"))
     dists: dict[str, str] = {}
