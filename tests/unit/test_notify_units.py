@@ -4,6 +4,7 @@ receiver type, without a network."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -11,10 +12,12 @@ from collections.abc import Sequence
 from email.utils import formatdate
 from pathlib import Path
 
+import jsonschema
 import requests
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.matchers import parse_matcher
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.config.notify_schema import (
     AlertmanagerReceiver,
     EmailReceiver,
@@ -29,6 +32,7 @@ from aiops_agent.config.notify_schema import (
 from aiops_agent.config.types import Duration, Secret
 from aiops_agent.notify.dispatcher import build_sender
 from aiops_agent.notify.outcome import DEAD, OK, RETRY, Outcome, from_status, parse_retry_after
+from aiops_agent.notify.queue import decode, encode
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import (
     Context,
@@ -43,6 +47,9 @@ from aiops_agent.notify.worker import _send as deliver_once
 from aiops_agent.notify.worker import backoff
 
 CONTEXT = Context("rcv", "testhost", "http://127.0.0.1:9877", "0.1.0")
+HOG = ProcessSummary(
+    4242, "stress", "alice", "stress --cpu 2", 1.97, 1 << 20, 0, 0.0, 0.0, 4, 0, False
+)
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "webhook-schema.json"
 
 
@@ -116,7 +123,7 @@ def test_backoff_grows_is_capped_jittered_and_obeys_retry_after() -> None:
 def test_webhook_payload_and_signature() -> None:
     fired = event()
     assert webhook.payload(fired, CONTEXT) == {
-        "version": "1",
+        "version": "2",
         "idempotency_key": fired.idempotency_key(),
         "receiver": "rcv",
         "status": "firing",
@@ -130,6 +137,8 @@ def test_webhook_payload_and_signature() -> None:
             "value": 4.5,
             "generator": "high_load",
             "sequence": 1,
+            "context": "",
+            "processes": [],
         },
         "agent": {"host": "testhost", "url": "http://127.0.0.1:9877", "version": "0.1.0"},
     }
@@ -160,9 +169,42 @@ def test_webhook_schema_file_describes_the_payload() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     document = webhook.payload(event("resolved"), CONTEXT)
     assert set(schema["required"]) == set(document)
-    assert schema["properties"]["version"]["const"] == "1"
+    assert schema["properties"]["version"]["const"] == webhook.SCHEMA_VERSION == "2"
     alert_schema = schema["properties"]["alert"]
     assert set(alert_schema["required"]) == set(document["alert"])
+    with_context = webhook.payload(hog_event(), CONTEXT)
+    process_schema = alert_schema["properties"]["processes"]["items"]
+    assert set(process_schema["required"]) == set(with_context["alert"]["processes"][0])
+    for document in (webhook.payload(event(), CONTEXT), with_context):
+        jsonschema.validate(document, schema)
+
+
+def hog_event() -> AlertEvent:
+    return dataclasses.replace(event(), context="cpu", processes=(HOG,))
+
+
+def test_the_process_context_in_every_payload() -> None:
+    fired = hog_event()
+    alert = webhook.payload(fired, CONTEXT)["alert"]
+    assert (alert["context"], alert["processes"]) == ("cpu", [HOG.as_json()])
+    settings = PagerDutyReceiver(routing_key=Secret("rk"))
+    details = pagerduty.payload(fired, settings, CONTEXT)["payload"]["custom_details"]
+    assert (details["context"], details["top_processes"]) == ("cpu", [HOG.as_json()])
+    fields = slack.payload(fired, SlackReceiver(url=Secret("http://x")), CONTEXT)
+    (top,) = [f for f in fields["attachments"][0]["fields"] if f["title"].startswith("Top")]
+    assert top["value"] == "pid 4242 stress (alice): 1.97 CPU cores: stress --cpu 2"
+    mail = email.message(
+        fired, EmailReceiver(smarthost="h:25", from_address="x@y", to=["a@b"]), CONTEXT
+    )
+    assert "Top processes (cpu):\n  pid 4242 stress (alice): 1.97 CPU cores" in mail.get_content()
+
+
+def test_an_outbox_row_keeps_the_context_and_an_older_row_still_reads() -> None:
+    fired = hog_event()
+    assert decode(encode(fired)) == fired
+    older = json.loads(encode(event()))
+    del older["context"], older["processes"]  # written before the process context existed
+    assert decode(json.dumps(older)) == event()
 
 
 def test_slack_payload() -> None:

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
 from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.base.timefmt import format_time
 from aiops_agent.detection.rules import Level, Rule
 
@@ -53,6 +54,7 @@ class Alert:
     __slots__ = (
         "active_at",
         "annotations",
+        "context",
         "fingerprint",
         "inhibited_by",
         "key",
@@ -60,6 +62,7 @@ class Alert:
         "last_notified",
         "last_seen",
         "notified",
+        "processes",
         "rule_name",
         "sequence",
         "severity",
@@ -82,6 +85,10 @@ class Alert:
         self.value = 0.0
         self.threshold = 0.0
         self.annotations: dict[str, str] = {}
+        # The process context (the rule's `context` resource and its top processes), refreshed
+        # each evaluation by the alerting plugin; not saved across restarts.
+        self.context = ""
+        self.processes: tuple[ProcessSummary, ...] = ()
         self.notified = False  # a firing notification went out and no resolve yet
         self.last_notified = 0.0
         self.sequence = 0
@@ -100,6 +107,8 @@ class Alert:
             value=self.value,
             generator=self.rule_name,
             sequence=self.sequence,
+            context=self.context if status == FIRING else "",
+            processes=self.processes if status == FIRING else (),
         )
 
     def as_json(self) -> dict[str, object]:
@@ -115,6 +124,8 @@ class Alert:
             "generator": self.rule_name,
             "silencedBy": list(self.silenced_by),
             "inhibitedBy": list(self.inhibited_by),
+            "context": self.context,
+            "processes": [process.as_json() for process in self.processes],
         }
 
 

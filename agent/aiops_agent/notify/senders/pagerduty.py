@@ -30,6 +30,9 @@ def payload(event: AlertEvent, settings: PagerDutyReceiver, context: Context) ->
         "value": json_value(event.value),
         "idempotency_key": event.idempotency_key(),
     }
+    if event.processes:
+        details["context"] = event.context
+        details["top_processes"] = [process.as_json() for process in event.processes]
     body: dict[str, Any] = {
         "summary": title(event, context.hostname)[:SUMMARY_LIMIT],
         "source": event.labels.get("host") or context.hostname,

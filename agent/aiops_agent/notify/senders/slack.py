@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.processes import annotation
 from aiops_agent.config.notify_schema import SlackReceiver
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import alert_name, format_time, severity, title
@@ -14,6 +15,14 @@ from aiops_agent.notify.senders.transport import JsonPostSender, idempotency_key
 COLOURS = {"critical": "#d63232", "error": "#e8590c", "warning": "#daa038", "info": "#3aa3e3"}
 RESOLVED_COLOUR = "#2eb67d"
 DEFAULT_COLOUR = "#daa038"
+
+
+def top_processes_field(event: AlertEvent) -> list[dict[str, Any]]:
+    """The alert's top processes, one per line, as a full-width field."""
+    if not event.processes:
+        return []
+    lines = annotation(event.context, event.processes)
+    return [{"title": f"Top processes ({event.context})", "value": lines, "short": False}]
 
 
 def payload(event: AlertEvent, settings: SlackReceiver, context: Context) -> dict[str, Any]:
@@ -30,7 +39,8 @@ def payload(event: AlertEvent, settings: SlackReceiver, context: Context) -> dic
         "fallback": text,
         "title": f"{'Resolved' if resolved else 'Firing'}: {alert_name(event)}",
         "text": f"{body}\n{times}; {value}".lstrip(),
-        "fields": [{"title": k, "value": v, "short": True} for k, v in shown.items()],
+        "fields": [{"title": k, "value": v, "short": True} for k, v in shown.items()]
+        + top_processes_field(event),
         "footer": f"aiops-agent on {context.hostname}",
         "ts": int(event.ends_at if resolved and event.ends_at else event.starts_at),
     }

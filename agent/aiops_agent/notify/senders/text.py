@@ -45,7 +45,11 @@ def body_lines(event: AlertEvent) -> list[str]:
     if event.ends_at is not None:
         lines.append(f"Ended: {format_time(event.ends_at)}")
     lines += ["", "Labels:"] + [f"  {k} = {v}" for k, v in sorted(event.labels.items())]
-    extra = {k: v for k, v in event.annotations.items() if k not in ("summary", "description")}
+    shown = ("summary", "description", "top_processes")
+    extra = {k: v for k, v in event.annotations.items() if k not in shown}
     if extra:
         lines += ["Annotations:"] + [f"  {k} = {v}" for k, v in sorted(extra.items())]
+    if event.processes:
+        lines += ["", f"Top processes ({event.context}):"]
+        lines += [f"  {process.describe(event.context)}" for process in event.processes]
     return lines

@@ -16,7 +16,8 @@ from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import format_time, json_value
 from aiops_agent.notify.senders.transport import Events, JsonPostSender
 
-SCHEMA_VERSION = "1"
+# 2: the alert carries its process context ("context", "processes").
+SCHEMA_VERSION = "2"
 TIMESTAMP_HEADER = "X-Aiops-Timestamp"
 
 
@@ -36,6 +37,8 @@ def payload(event: AlertEvent, context: Context) -> dict[str, Any]:
             "value": json_value(event.value),
             "generator": event.generator,
             "sequence": event.sequence,
+            "context": event.context,
+            "processes": [process.as_json() for process in event.processes],
         },
         "agent": {"host": context.hostname, "url": context.agent_url, "version": context.version},
     }
