@@ -61,8 +61,11 @@ def test_a_zombie_is_listed_with_what_can_be_read() -> None:
         cpu_times=psutil.ZombieProcess,
         memory_info=psutil.ZombieProcess,
     )
-    (zombie,) = table_of(api).scan()
-    assert (zombie.pid, zombie.status, zombie.cmdline, zombie.rss) == (66, "zombie", "", 0)
+    table = table_of(api)
+    (zombie,) = table.scan()
+    assert (zombie.pid, zombie.status, zombie.args, zombie.rss) == (66, "zombie", (), 0)
+    (shown,) = table.view(5, 0.0).top("fds")
+    assert (shown.pid, shown.cmdline) == (66, "")
 
 
 def test_a_reused_pid_is_a_new_process_not_a_rate_against_the_old_one() -> None:
@@ -136,11 +139,11 @@ def test_secret_looking_arguments_never_reach_the_view(args: list[str], secret: 
     api = FakeApi()
     api.add(5, cmdline=args, num_fds=999)
     table = table_of(api)
-    (record,) = table.scan()
-    assert secret not in record.cmdline
-    assert "***" in record.cmdline
-    shown = repr(table.view(5, 0.0))
-    assert secret not in shown
+    table.scan()
+    (shown,) = table.view(5, 0.0).top("fds")
+    assert secret not in shown.cmdline
+    assert "***" in shown.cmdline
+    assert secret not in repr(table.view(5, 0.0))
 
 
 def test_long_command_lines_are_cut_after_redaction() -> None:
@@ -197,7 +200,8 @@ def test_real_psutil_reads_the_host_tree_under_host_root(tmp_path: Path) -> None
     finally:
         psutil.PROCFS_PATH = saved
     assert (record.pid, record.name, record.user) == (4242, "hostdaemon", "svc")
-    assert record.cmdline == "/usr/sbin/hostdaemon --token=***"
+    (shown,) = table.view(5, 0.0).top("fds")
+    assert shown.cmdline == "/usr/sbin/hostdaemon --token=***"
     assert (record.rss, record.read_bytes, record.write_bytes) == (
         500 * os.sysconf("SC_PAGE_SIZE"),
         4096,

@@ -158,7 +158,7 @@ class ProcessGroupsCollector:
                 group.worst_fd_ratio = max(group.worst_fd_ratio, record.open_fds / limit)
 
 
-_ZERO = ProcessRecord(0, 0, 0.0, "", "", (), "", "", "", 0.0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0,
+_ZERO = ProcessRecord(0, 0, 0.0, "", "", (), "", "", 0.0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0,
                       0.0, 0, 0, 0, True)  # fmt: skip
 
 
