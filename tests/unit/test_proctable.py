@@ -6,6 +6,8 @@ a fake host tree through PROCFS_PATH under agent.host_root."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -209,3 +211,24 @@ def test_real_psutil_reads_the_host_tree_under_host_root(tmp_path: Path) -> None
     )
     assert (record.open_fds, record.threads, record.ctx_voluntary) == (4, 2, 7)
     assert record.cpu_user == pytest.approx(250 / os.sysconf("SC_CLK_TCK"))
+
+
+def test_psutil_is_imported_only_when_the_process_layer_is_on() -> None:
+    """~1.6 MiB of RSS: an agent with processes.enabled off and no groups does not pay it."""
+    probe = (
+        "import sys\n"
+        "from aiops_agent.agent import Agent\n"
+        "from aiops_agent.config import load_config\n"
+        "config = load_config(None)\n"
+        "import dataclasses\n"
+        "off = dataclasses.replace(config, processes=dataclasses.replace(config.processes, "
+        "enabled=False))\n"
+        "Agent._build_collectors(None, off)\n"
+        "print('psutil' in sys.modules, end=' ')\n"
+        "Agent._build_collectors(None, config)\n"
+        "print('psutil' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "False True\n", result.stderr
