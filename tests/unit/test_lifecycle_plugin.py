@@ -14,7 +14,7 @@ import pytest
 from aiops_agent.alerting.plugin import AlertingPlugin, alert_instance, create
 from aiops_agent.base.listen import ListenAddress
 from aiops_agent.base.model import MetricFamily, Sample, Snapshot
-from aiops_agent.base.processes import ProcessSummary, ProcessView, resource_of_series
+from aiops_agent.base.processes import ProcessSummary, ProcessView, resource_of_series, union
 from aiops_agent.config import Config
 from aiops_agent.config.alerting_schema import DEFAULT_RULES
 from aiops_agent.plugins import AgentContext, Request
@@ -269,6 +269,11 @@ def test_a_firing_alert_carries_the_top_processes_of_its_rules_context(tmp_path:
     plugin.on_snapshot(Snapshot(1001.0, host_families(cpu=0.1), view_at(1001.0)))
     resolved = [e for e in sink.events if e.status == "resolved"]
     assert resolved and all(e.processes == () for e in resolved)
+
+
+def test_the_union_of_several_alerts_processes_lists_each_pid_once() -> None:
+    hog, idle, eater = process(10, "hog"), process(11, "idle"), process(20, "eater")
+    assert union([(hog, idle), (eater, hog), ()]) == (hog, idle, eater)
 
 
 def test_default_rules_name_their_resource_and_anomalies_follow_their_series() -> None:

@@ -4,6 +4,7 @@ psutil. Command lines in here are already redacted and truncated (collectors/pro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 # What an alert's context can name. swap ranks by resident memory (per-process swap needs
@@ -94,6 +95,16 @@ class ProcessView(NamedTuple):
 def annotation(resource: str, processes: tuple[ProcessSummary, ...]) -> str:
     """The top_processes annotation: one process per line."""
     return "\n".join(process.describe(resource) for process in processes)
+
+
+def union(lists: Iterable[tuple[ProcessSummary, ...]]) -> tuple[ProcessSummary, ...]:
+    """The processes of several alerts' contexts, each PID once (its first entry), in order: what
+    a notification grouping those alerts lists as their shared top processes."""
+    seen: dict[int, ProcessSummary] = {}
+    for processes in lists:
+        for process in processes:
+            seen.setdefault(process.pid, process)
+    return tuple(seen.values())
 
 
 def _mib(value: float) -> str:

@@ -21,25 +21,30 @@ SCHEMA_VERSION = "2"
 TIMESTAMP_HEADER = "X-Aiops-Timestamp"
 
 
+def alert_document(event: AlertEvent) -> dict[str, Any]:
+    """One alert of a notification, with every field it carries, its process context included."""
+    return {
+        "fingerprint": event.fingerprint,
+        "status": event.status,
+        "labels": event.labels,
+        "annotations": event.annotations,
+        "starts_at": format_time(event.starts_at),
+        "ends_at": None if event.ends_at is None else format_time(event.ends_at),
+        "value": json_value(event.value),
+        "generator": event.generator,
+        "sequence": event.sequence,
+        "context": event.context,
+        "processes": [process.as_json() for process in event.processes],
+    }
+
+
 def payload(event: AlertEvent, context: Context) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
         "idempotency_key": event.idempotency_key(),
         "receiver": context.receiver,
         "status": event.status,
-        "alert": {
-            "fingerprint": event.fingerprint,
-            "status": event.status,
-            "labels": event.labels,
-            "annotations": event.annotations,
-            "starts_at": format_time(event.starts_at),
-            "ends_at": None if event.ends_at is None else format_time(event.ends_at),
-            "value": json_value(event.value),
-            "generator": event.generator,
-            "sequence": event.sequence,
-            "context": event.context,
-            "processes": [process.as_json() for process in event.processes],
-        },
+        "alert": alert_document(event),
         "agent": {"host": context.hostname, "url": context.agent_url, "version": context.version},
     }
 
