@@ -232,3 +232,26 @@ def test_psutil_is_imported_only_when_the_process_layer_is_on() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout == "False True\n", result.stderr
+
+
+def test_top_renders_one_line_per_process() -> None:
+    from aiops_agent.base.processes import ProcessSummary
+    from aiops_agent.topview import render
+
+    kernel = ProcessSummary(2, "kthreadd", "root", "", 0.0, 0, 0, 0.0, 0.0, -1, 3, False)
+    hog = ProcessSummary(4242, "stress", "alice", "stress --cpu 2", 1.5, 3 << 20, -(1 << 20),
+                         0.0, 2048.0, 7, 0, False)  # fmt: skip
+    lines = render((hog, kernel), "cpu", 120).splitlines()
+    assert lines[0] == "aiops-agent top: 120 processes, top 2 by cpu"
+    assert lines[2].split() == ["4242", "alice", "stress", "150%", "3.0M", "-1.0M", "0B",
+                                "2.0K", "7", "0", "stress", "--cpu", "2"]  # fmt: skip
+    assert lines[3].split()[-3:] == ["?", "3", "[kthreadd]"]  # unknown fds, a kernel thread
+
+
+def test_top_refuses_a_bad_delay() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "aiops_agent", "top", "--once", "--delay", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "--delay and --top must be positive" in result.stderr
