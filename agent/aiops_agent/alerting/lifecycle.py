@@ -313,4 +313,6 @@ def _gone(alert: Alert, why: str) -> dict[str, str]:
     summary = alert.annotations.get("summary") or alert.rule_name
     if not summary.startswith(RESOLVED_PREFIX):
         summary = RESOLVED_PREFIX + summary
-    return {**alert.annotations, "summary": summary, "description": why}
+    # The process context describes the firing state: a resolve carries none.
+    kept = {k: v for k, v in alert.annotations.items() if k != "top_processes"}
+    return {**kept, "summary": summary, "description": why}
