@@ -161,14 +161,17 @@ def test_procfs_path_follows_host_root(tmp_path: Path) -> None:
     assert str(tmp_path / "proc") == api.PROCFS_PATH
 
 
-def write_fake_process(proc: Path, pid: int, comm: str, args: list[str], uid: int) -> None:
-    """The files psutil's Linux backend reads for the table's attributes."""
+def write_fake_process(
+    proc: Path, pid: int, comm: str, args: list[str], uid: int, start: int = 1000
+) -> None:
+    """The files psutil's Linux backend reads for the table's attributes; `start` is the start
+    time in clock ticks after boot (the identity psutil checks with the PID)."""
     directory = proc / str(pid)
-    (directory / "fd").mkdir(parents=True)
+    (directory / "fd").mkdir(parents=True, exist_ok=True)
     for fd in range(4):
         (directory / "fd" / str(fd)).write_text("")
     # stat: pid (comm) state ppid ... utime(14) stime(15) ... starttime(22) ... delayacct(42)
-    fields = ["S", "1"] + ["0"] * 9 + ["250", "50", "0", "0", "20", "0", "2", "0", "1000"]
+    fields = ["S", "1"] + ["0"] * 9 + ["250", "50", "0", "0", "20", "0", "2", "0", str(start)]
     fields += ["0"] * 20
     (directory / "stat").write_text(f"{pid} ({comm}) " + " ".join(fields) + "\n")
     (directory / "cmdline").write_bytes(b"\0".join(a.encode() for a in args) + b"\0")
@@ -211,6 +214,28 @@ def test_real_psutil_reads_the_host_tree_under_host_root(tmp_path: Path) -> None
     )
     assert (record.open_fds, record.threads, record.ctx_voluntary) == (4, 2, 7)
     assert record.cpu_user == pytest.approx(250 / os.sysconf("SC_CLK_TCK"))
+
+
+def test_real_psutil_notices_a_reused_pid(tmp_path: Path) -> None:
+    """The table relies on psutil re-checking a cached Process's identity (in ppid()): the same
+    PID with another start time must come out as a new process, not a rate against the old."""
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "stat").write_text("cpu  1 2 3 4 5 6 7 0 0 0\nbtime 1700000000\n")
+    write_fake_process(proc, 4242, "old", ["/bin/old"], 0, start=1000)
+    saved = psutil.PROCFS_PATH
+    try:
+        table = new_process_table(
+            ProcessesSection(), CollectorsSection(), HostPaths.under(str(tmp_path))
+        )
+        (first,) = table.scan()
+        write_fake_process(proc, 4242, "new", ["/bin/new"], 0, start=9000)
+        (second,) = table.scan()
+    finally:
+        psutil.PROCFS_PATH = saved
+    assert (first.name, first.new) == ("old", True)
+    assert (second.name, second.new) == ("new", True)
+    assert second.create_time > first.create_time
 
 
 def test_psutil_is_imported_only_when_the_process_layer_is_on() -> None:

@@ -4,9 +4,9 @@ feeding the top-processes view (alert context, `aiops-agent top`) and the proces
 
 psutil handles what hand-written /proc parsing gets wrong: a process that exits mid-read
 (NoSuchProcess: skipped), zombies and processes of other users (AccessDenied: that value unknown,
-the rest kept). PID reuse: Process objects are cached per PID and their identity (PID, create
-time) re-checked each pass with is_running(), and the previous counters are keyed by (PID,
-create time), so a reused PID never yields a rate computed against another process. No thread per
+the rest kept). PID reuse: Process objects are cached per PID and psutil re-checks their identity
+(PID, create time) each pass (in ppid()), and the previous counters are keyed by (PID, create
+time), so a reused PID never yields a rate computed against another process. No thread per
 process; the cache holds only processes seen in the latest pass.
 
 Command lines leave this module only redacted (secret-looking arguments replaced by ***) and
@@ -182,11 +182,8 @@ class ProcessTable:
         previous: dict[tuple[int, float], _Previous] = {}
         records: list[ProcessRecord] = []
         for pid in api.pids():
-            proc = self._procs.get(pid)
             try:
-                if proc is None or not proc.is_running():  # new, or its PID was reused
-                    proc = api.Process(pid)
-                info = proc.as_dict(self._attrs, ad_value=None)
+                proc, info = self._read(pid)
                 created = _created(api, proc)
             except gone:  # exited since pids(), zombies included once reaped
                 self.skipped["exited"] += 1
@@ -205,6 +202,20 @@ class ProcessTable:
             records.append(record)
         self._procs, self._previous, self.records = procs, previous, records
         return records
+
+    def _read(self, pid: int) -> tuple[Any, dict[str, Any]]:
+        """The process's Process object and attributes. A cached Process whose PID was reused
+        raises NoSuchProcess: psutil's ppid() compares the identity (PID, create time) with the
+        process now at that PID (tests/unit/test_proctable.py checks that it still does), and
+        the new process gets a Process of its own. Raises NoSuchProcess when the PID is gone."""
+        proc = self._procs.get(pid)
+        if proc is not None:
+            try:
+                return proc, proc.as_dict(self._attrs, ad_value=None)
+            except self.api.NoSuchProcess:  # exited, or its PID reused: try a fresh one
+                pass
+        proc = self.api.Process(pid)
+        return proc, proc.as_dict(self._attrs, ad_value=None)
 
     def _record(self, pid: int, created: float, info: dict[str, Any]) -> ProcessRecord:
         cpu, memory, io = info["cpu_times"], info["memory_info"], info["io_counters"]
