@@ -27,10 +27,10 @@ from aiops_agent.httpserver import HttpServer
 from aiops_agent.pluginhost import PluginHost
 from aiops_agent.plugins import AgentContext
 from aiops_agent.routes import Endpoints, MetricsPage
-from aiops_agent.selfmetrics import LoopStats, ProcessMetrics, basic_auth_families
+from aiops_agent.selfmetrics import LoopStats, ProcessMetrics, basic_auth_families, exposure_family
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
-from aiops_agent.webconfig import WebSecurity, load_security
+from aiops_agent.webconfig import Exposure, WebSecurity, exposure, load_security
 
 if TYPE_CHECKING:
     from aiops_agent.collectors.proctable import ProcessTable
@@ -71,6 +71,7 @@ class Agent:
         self._wake = threading.Event()
         self._reload_requested = False
         self._started_monotonic = time.monotonic()
+        self._exposure: Optional[Exposure] = None  # as last warned about
         self._last_collection_monotonic: Optional[float] = None
         self.stats = LoopStats()
         self._errors_log = RateLimitedLog(log)
@@ -81,7 +82,12 @@ class Agent:
         self._prepare_state_dir()
         self._state_probe = StateDirProbe(self.state_dir)
         self._collectors, self._processes = self._build_collectors(config)
-        self.endpoints = Endpoints(self._page, self.health, self.readiness)
+        self.endpoints = Endpoints(
+            self._page,
+            self.health,
+            self.readiness,
+            lambda: self.config.http.insecure_unauthenticated_writes,
+        )
         # Bound (not yet serving) before the plugins start: they ask for public_url().
         self.http = self._bind(config, load_security(config, config_path))
         context = AgentContext(self.state_dir, self.public_url)
@@ -108,6 +114,7 @@ class Agent:
                 "collectors": ",".join(c.name for c in self._collectors),
             },
         )
+        self._exposure = self._warn_exposure(self._exposure)
         next_tick = time.monotonic()
         while not self._stop.is_set():
             if self._reload_requested:
@@ -247,6 +254,7 @@ class Agent:
                 self.stats.reload_ok = 1.0
                 self.stats.reload_wall = time.time()
                 log.info("configuration reloaded")
+            self._exposure = self._warn_exposure(self._exposure)
         self._render()
         self.notifier.ready("configuration reloaded" if self.stats.reload_ok else "reload rejected")
 
@@ -258,6 +266,28 @@ class Agent:
     def _reject(self, message: str, error: Exception, field: str = "errors") -> None:
         self.stats.reload_ok = 0.0
         log.error(message, extra={field: str(error)})
+
+    def _warn_exposure(self, previous: Optional[Exposure]) -> Exposure:
+        """Warn, at start and on a reload that changes it, when the endpoints are reachable from
+        the network without TLS; and whenever the config lets anyone there write."""
+        current = exposure(self.config, self.http.web)
+        if current.exposed and not current.tls and current != previous:
+            log.warning(
+                "HTTP endpoints exposed to the network without TLS: anyone who can reach this "
+                "address reads the host's metrics and alerts, and credentials cross the network "
+                "in clear; listen on loopback or configure tls_server_config (docs/security.md)",
+                extra={"listen": str(self.config.http.listen), "auth": current.auth},
+            )
+        if self.config.http.insecure_unauthenticated_writes:
+            log.warning(
+                "http.insecure_unauthenticated_writes is on: anyone who reaches this address may "
+                "create and expire silences without authenticating"
+                if current.unauthenticated_writes
+                else "http.insecure_unauthenticated_writes is on; it has no effect while the "
+                "listener is on loopback or requires authentication",
+                extra={"listen": str(self.config.http.listen), "auth": current.auth},
+            )
+        return current
 
     def _apply_http(self, new: Config, web: WebSecurity) -> None:
         """Raises OSError when the new address cannot be bound; the old server then still runs."""
@@ -302,6 +332,7 @@ class Agent:
             *self.stats.families(self.config.agent.interval),
             self._state_probe.family(),
             *basic_auth_families(self.http.web),
+            exposure_family(exposure(self.config, self.http.web)),
             *self._process.collect(),
             *(
                 self.stats.scrape_collector_families()

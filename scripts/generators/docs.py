@@ -55,8 +55,9 @@ Types:
   `1h30m`, `2d`, `1w`.
 - **HOST:PORT**: the address to listen on; an IPv6 address in brackets (`[::1]:9877`).
 - **regex**: a Python regular expression, checked when the file is loaded.
-- **secret**: the value itself, `${{ENV_VAR}}` (that variable's value) or `file:/path` (the
-  file's content without its final newline); never logged, never shown in an error.
+- **secret**: the value itself, where `${{ENV_VAR}}` stands for that variable's value (the whole
+  value or part of it: `Bearer ${{HOOK_TOKEN}}`), or `file:/path` (the file's content without its
+  final newline); never logged, never shown in an error.
 - In a key path, `<name>` is a name you choose (`receivers.oncall.webhook.url`) and `<n>` an
   entry's position in a list, from 0.
 

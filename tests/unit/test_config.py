@@ -240,6 +240,10 @@ def test_secret_hides_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     secret_file.write_text("from-file\n")
     assert resolve_secret(f"file:{secret_file}").reveal() == "from-file"
     assert resolve_secret("literal").reveal() == "literal"
+    # A reference inside a value, as in an Authorization header, is resolved in place.
+    monkeypatch.setenv("AIOPS_TEST_USER", "ops")
+    embedded = resolve_secret("Bearer ${AIOPS_TEST_TOKEN} for ${AIOPS_TEST_USER}")
+    assert embedded.reveal() == "Bearer s3cr3t-from-env for ops"
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
 
 
@@ -248,6 +252,8 @@ def test_secret_errors_name_the_source_never_the_value(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="environment variable AIOPS_UNSET_VAR is not set"):
         resolve_secret("${AIOPS_UNSET_VAR}")
+    with pytest.raises(ValueError, match="environment variable AIOPS_UNSET_VAR is not set"):
+        resolve_secret("Bearer ${AIOPS_UNSET_VAR}")
     with pytest.raises(ValueError, match="cannot read secret file"):
         resolve_secret(f"file:{tmp_path / 'nope'}")
 

@@ -165,7 +165,7 @@ def call(
     sent = {"content-type": "application/json", "host": "127.0.0.1:9877"}
     sent.update(headers or {})
     data = json.dumps(body).encode() if body is not None else b""
-    response = plugin.routes()[path](Request(method, path, query, sent, data))
+    response = plugin.routes()[path].handler(Request(method, path, query, sent, data))
     return response.status, response.body
 
 

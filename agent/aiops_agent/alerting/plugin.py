@@ -25,7 +25,7 @@ from aiops_agent.detection.anomaly_scores import AnomalyScorer
 from aiops_agent.detection.derived import inodes_used_ratio
 from aiops_agent.detection.rates import RateTracker
 from aiops_agent.detection.rules import Rule, RuleEvaluator
-from aiops_agent.plugins import AgentContext, Handler, Plugin
+from aiops_agent.plugins import AgentContext, Plugin, Route
 
 log = logging.getLogger("aiops_agent.alerting")
 
@@ -191,7 +191,7 @@ class AlertingPlugin:
             families.extend(self._sink.metrics())
         return families
 
-    def routes(self) -> dict[str, Handler]:
+    def routes(self) -> dict[str, Route]:
         return self._api.routes()
 
     def close(self, timeout: float) -> None:

@@ -64,6 +64,14 @@ class HttpSection:
         "With basic auth on, still serve /healthz and /readyz without credentials, so kubelet and "
         "systemd probes need none; they tell only whether the agent is up and ready.",
     )
+    insecure_unauthenticated_writes: bool = key(
+        False,
+        "Serve the endpoints that change state (POST and DELETE /api/v1/silences) to callers "
+        "from the network that did not authenticate. Off: they are served over loopback, or "
+        "with basic auth or a verified client certificate (web_config_file), and refused with "
+        "403 otherwise. On, anyone who reaches the port can, e.g., silence every alert; the "
+        "agent logs a warning at start and on every reload.",
+    )
 
 
 @dataclass(frozen=True)

@@ -82,27 +82,33 @@ class Secret:
     __str__ = __repr__
 
 
-_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# A reference may be the whole value or part of it ("Bearer ${HOOK_TOKEN}"): a header or URL
+# often wraps the secret in fixed text, and sending "${HOOK_TOKEN}" literally was never meant.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _environment_value(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name not in os.environ:
+        raise ValueError(f"environment variable {name} is not set")
+    if not os.environ[name]:  # a reference was meant to give a value: empty is a mistake
+        raise ValueError(f"environment variable {name} is empty")
+    return os.environ[name]
 
 
 def resolve_secret(text: str, *, resolve: bool = True) -> Secret:
-    """A secret is given literally, as "${ENV_VAR}", or as "file:/path/to/file" (whose content,
-    without the trailing newline, is the secret). A reference that resolves to nothing is an
-    error, whatever the key: whoever wrote it meant to give a value. Errors name the variable or
-    file, never the value. resolve=False checks a reference's form only and returns it
-    unresolved."""
-    reference = _ENV_REFERENCE.match(text)
-    if not resolve and (reference or text.startswith("file:")):
+    """A secret is given literally, with "${ENV_VAR}" references (the whole value or part of it,
+    as in "Bearer ${TOKEN}"), or as "file:/path/to/file" (whose content, without the trailing
+    newline, is the secret). A reference that resolves to nothing is an error, whatever the key:
+    whoever wrote it meant to give a value. Errors name the variable or file, never the value.
+    resolve=False checks a reference's form only and returns it unresolved."""
+    has_reference = _ENV_REFERENCE.search(text) is not None
+    if not resolve and (has_reference or text.startswith("file:")):
         if text == "file:":
             raise ValueError("file: must be followed by the path of the secret file")
         return Secret("", reference=text)
-    if reference:
-        name = reference.group(1)
-        if name not in os.environ:
-            raise ValueError(f"environment variable {name} is not set")
-        if not os.environ[name]:  # a reference was meant to give a value: empty is a mistake
-            raise ValueError(f"environment variable {name} is empty")
-        return Secret(os.environ[name])
+    if has_reference:
+        return Secret(_ENV_REFERENCE.sub(_environment_value, text))
     if text.startswith("file:"):
         path = text[len("file:") :]
         try:
