@@ -262,8 +262,9 @@ def test_a_firing_alert_carries_the_top_processes_of_its_rules_context(tmp_path:
     assert busy.annotations["top_processes"].startswith("pid 10 hog (alice): 1.90 CPU cores")
     assert (events["NoContext"].context, events["NoContext"].processes) == ("", ())
     assert "top_processes" not in events["NoContext"].annotations
-    response = plugin.routes()["/api/v1/alerts"](Request("GET", "/api/v1/alerts", "", {}, b""))
-    shown = {a["labels"]["alertname"]: a for a in json.loads(response.body)["data"]["alerts"]}
+    status, body = call(plugin, "GET", "/api/v1/alerts")
+    assert status == 200
+    shown = {a["labels"]["alertname"]: a for a in json.loads(body)["data"]["alerts"]}
     assert shown["Busy"]["context"] == "cpu"
     assert [p["name"] for p in shown["Busy"]["processes"]] == ["hog", "idle"]
     plugin.on_snapshot(Snapshot(1001.0, host_families(cpu=0.1), view_at(1001.0)))

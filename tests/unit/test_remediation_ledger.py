@@ -34,7 +34,11 @@ def params(path: Path, **overrides: Any) -> dict[str, Any]:
         "alert": {
             "idempotency_key": "k1",
             "fingerprint": "f1",
-            "labels": {"alertname": "ProcessGroupDown", "severity": "critical", "groupname": "demo"},
+            "labels": {
+                "alertname": "ProcessGroupDown",
+                "severity": "critical",
+                "groupname": "demo",
+            },
         },
         "who": "ansible-rulebook ruleset 'r' rule 'x'",
         "dry_run": False,
@@ -49,7 +53,10 @@ def params(path: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def alert(key: str) -> dict[str, Any]:
-    return {"idempotency_key": key, "labels": {"alertname": "ProcessGroupDown", "groupname": "demo"}}
+    return {
+        "idempotency_key": key,
+        "labels": {"alertname": "ProcessGroupDown", "groupname": "demo"},
+    }
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
