@@ -194,19 +194,23 @@ def alert_document(host: str, alertname: str, key: str, **labels: str) -> bytes:
         "idempotency_key": key,
         "receiver": "eda",
         "status": "firing",
-        "alert": {
-            "fingerprint": key[:16],
-            "status": "firing",
-            "labels": {"alertname": alertname, "severity": "critical", "host": host, **labels},
-            "annotations": {},
-            "starts_at": "2030-01-01T00:00:00.000Z",
-            "ends_at": None,
-            "value": 1.0,
-            "generator": alertname,
-            "sequence": 1,
-            "context": "",
-            "processes": [],
-        },
+        "group": {"key": key[:16], "labels": {"alertname": alertname, "host": host}, "sequence": 1},
+        "alerts": [
+            {
+                "fingerprint": key[:16],
+                "status": "firing",
+                "labels": {"alertname": alertname, "severity": "critical", "host": host, **labels},
+                "annotations": {},
+                "starts_at": "2030-01-01T00:00:00.000Z",
+                "ends_at": None,
+                "value": 1.0,
+                "generator": alertname,
+                "sequence": 1,
+                "context": "",
+                "processes": [],
+            }
+        ],
+        "processes": [],
         "agent": {"host": host, "url": f"http://{host}:9877", "version": "0.1.0"},
     }
     return json.dumps(document).encode()

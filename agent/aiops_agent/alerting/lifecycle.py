@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Callable, Optional
 
 from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
+from aiops_agent.base.fingerprint import fingerprint
 from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
 from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.base.timefmt import format_time
@@ -28,26 +29,6 @@ WARNING, CRITICAL = "warning", "critical"
 AlertKey = tuple[str, str, Labels]  # rule name, severity, series labels
 # Given an alert's labels and the time, the ids of the silences that match it.
 Silencer = Callable[[Mapping[str, str], float], list[str]]
-
-
-_FNV_OFFSET, _FNV_PRIME, _MASK64 = 14695981039346656037, 1099511628211, (1 << 64) - 1
-
-
-def fnv1a64(parts: Iterable[str]) -> str:
-    """64-bit FNV-1a over the parts, each followed by a 0xff separator byte, as 16 hex digits."""
-    value = _FNV_OFFSET
-    for part in parts:
-        for byte in part.encode():
-            value = ((value ^ byte) * _FNV_PRIME) & _MASK64
-        value = ((value ^ 0xFF) * _FNV_PRIME) & _MASK64
-    return f"{value:016x}"
-
-
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """The alert's identity, computed exactly as Prometheus' LabelSet.Fingerprint (FNV-1a over
-    sorted name/value pairs), so it equals the fingerprint Alertmanager shows for the same alert.
-    Also spares every host the ~3 MiB that importing hashlib's OpenSSL costs."""
-    return fnv1a64(part for name in sorted(labels) for part in (name, labels[name]))
 
 
 class Alert:

@@ -12,7 +12,7 @@ from aiops_agent.base.listen import ListenAddress
 # Section modules import key from keys.py too: importing it from here would be an import cycle.
 from aiops_agent.config.alerting_schema import AlertingSection, DetectionSection
 from aiops_agent.config.keys import key
-from aiops_agent.config.notify_schema import OutboxSection, Receiver, Route
+from aiops_agent.config.notify_schema import GroupingSection, OutboxSection, Receiver, Route
 from aiops_agent.config.types import Duration, Regex
 
 
@@ -354,3 +354,6 @@ class Config:
     receivers: dict[str, Receiver] = key(factory=dict, doc="Where alerts go, by name.")
     routes: list[Route] = key(factory=list, doc="Which alerts go to which receivers; else log.")
     outbox: OutboxSection = key(factory=OutboxSection, doc="Durable, retried delivery.")
+    grouping: GroupingSection = key(
+        factory=GroupingSection, doc="Notification grouping defaults; routes may override them."
+    )
