@@ -89,9 +89,9 @@ def config(receiver: Recorder) -> dict[str, Any]:
 
 def firing(receiver: Recorder, alertname: str) -> dict[str, Any] | None:
     for document in receiver.json_bodies():
-        alert = document.get("alert", {})
-        if alert.get("labels", {}).get("alertname") == alertname and alert["processes"]:
-            return dict(alert)
+        for alert in document.get("alerts", []):
+            if alert["labels"].get("alertname") == alertname and alert["processes"]:
+                return dict(alert)
     return None
 
 
