@@ -17,6 +17,7 @@ Writes bench/out/processes.json and prints the Markdown table for bench/RESULTS.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -137,36 +138,6 @@ def spawn(count: int) -> list[subprocess.Popen[bytes]]:
     ]
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| processes | setting | CPU ms per collection | x agent | x process-exporter | "
-        "process table pass ms | RSS MiB | x agent | x process-exporter | groups |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for count in sorted({r["processes_spawned"] for r in results}):
-        rows = {r["setting"]: r for r in results if r["processes_spawned"] == count}
-        base, other = rows.get("agent"), rows.get("process-exporter")
-        for setting, row in rows.items():
-            cpu, rss = row["cpu_seconds_per_collection"] * 1000, row["rss_mib"]
-
-            def ratio(value: float, against: dict[str, Any] | None, key: str) -> str:
-                if against is None or not against[key]:
-                    return ""
-                scale = 1000 if key == "cpu_seconds_per_collection" else 1
-                return f"{value / (against[key] * scale):.2f}"
-
-            table_ms = row["process_table_seconds"] * 1000
-            lines.append(
-                f"| {count} | {setting} | {cpu:.1f} | "
-                f"{ratio(cpu, base, 'cpu_seconds_per_collection')} | "
-                f"{ratio(cpu, other, 'cpu_seconds_per_collection')} | "
-                f"{'' if math.isnan(table_ms) else f'{table_ms:.1f}'} | {rss:.1f} | "
-                f"{ratio(rss, base, 'rss_mib')} | {ratio(rss, other, 'rss_mib')} | "
-                f"{row['groups']} |"
-            )
-    return "\n".join(lines)
-
-
 def main() -> int:
     if not AGENT or not PROCESS_EXPORTER:
         print("processes: needs AGENT (aiops-agent) and PROCESS_EXPORTER "
@@ -194,7 +165,9 @@ def main() -> int:
          "results": results},
     )  # fmt: skip
     bl.log(f"wrote {path}")
-    print(table(results))
+    from summarize import processes_section  # noqa: PLC0415 - bench/, beside this script
+
+    print(processes_section(json.loads(path.read_text())))
     return 0
 
 
