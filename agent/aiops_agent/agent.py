@@ -18,7 +18,13 @@ from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily, Snapshot
 from aiops_agent.base.naming import host_name
-from aiops_agent.collectors import Collector, build_collectors, collect_once, new_process_table
+from aiops_agent.collectors import (
+    Collector,
+    build_collectors,
+    collect_once,
+    new_process_table,
+    wants_process_groups,
+)
 from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.config.keys import restart_changes
@@ -175,7 +181,9 @@ class Agent:
         table = None
         if config.processes.enabled:
             table = new_process_table(config.processes, config.collectors, host)
-        return build_collectors(config.collectors, host, table), table
+        # Process groups are series a scraper rates: they need a pass every collection.
+        every = 0.0 if wants_process_groups(config.collectors) else float(config.processes.interval)
+        return build_collectors(config.collectors, host, table, refresh_every=every), table
 
     def public_url(self) -> str:
         """The base URL others reach this agent by: with the port the server bound (the

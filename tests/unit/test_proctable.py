@@ -280,3 +280,41 @@ def test_top_refuses_a_bad_delay() -> None:
         text=True,
     )
     assert result.returncode == 2 and "--delay and --top must be positive" in result.stderr
+
+
+def _passes_in(config_text: str, tmp_path: Path, collections: int) -> int:
+    """How many process-table passes `collections` back-to-back collections of an agent with
+    this config make."""
+    from aiops_agent.agent import Agent
+    from aiops_agent.config import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text)
+    collectors, table = Agent._build_collectors(None, load_config(path))  # type: ignore[arg-type]
+    assert table is not None
+    scan = collectors[0]
+    assert scan.name == "process_table"
+    calls = 0
+    real_scan = table.scan
+
+    def counting_scan() -> list[object]:
+        nonlocal calls
+        calls += 1
+        return real_scan()  # type: ignore[return-value]
+
+    table.scan = counting_scan  # type: ignore[method-assign]
+    for _ in range(collections):
+        scan.collect()
+    return calls
+
+
+def test_the_view_refreshes_at_its_own_interval_not_every_collection(tmp_path: Path) -> None:
+    """A pass over every process costs about four 15 s collections: by default it runs once a
+    minute; `processes.interval: 0s` makes it run every collection."""
+    assert _passes_in("", tmp_path, 5) == 1
+    assert _passes_in("processes: {interval: 0s}\n", tmp_path, 5) == 5
+
+
+def test_configured_process_groups_get_a_pass_every_collection(tmp_path: Path) -> None:
+    groups = "collectors: {process_groups: {process_names: [{name: py, comm: [python3]}]}}\n"
+    assert _passes_in(groups, tmp_path, 3) == 3

@@ -16,7 +16,7 @@ from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config.schema import CollectorsSection, ProcessesSection
 
 if TYPE_CHECKING:
-    from aiops_agent.collectors.proctable import ProcessTable
+    from aiops_agent.collectors.proctable import ProcessRecord, ProcessTable
 
 
 class Collector(Protocol):
@@ -81,15 +81,20 @@ def new_process_table(
 
 
 def build_collectors(
-    section: CollectorsSection, host: HostPaths, table: Optional[ProcessTable] = None
+    section: CollectorsSection,
+    host: HostPaths,
+    table: Optional[ProcessTable] = None,
+    refresh_every: float = 0.0,
 ) -> list[Collector]:
     """The enabled collectors, in registry order. A switched-off collector is never imported, so
     it costs no memory. With a process table (the agent's, or one made here for the process
     groups), its pass runs first, as the collector "process_table", so the collectors after it
-    read the same pass and its cost and failures are reported like a collector's."""
+    read the same pass and its cost and failures are reported like a collector's. The pass runs
+    at most every `refresh_every` seconds (0: every collection); in between, the latest pass
+    stands."""
     if table is None and wants_process_groups(section):
         table = new_process_table(ProcessesSection(), section, host)
-    collectors: list[Collector] = [] if table is None else [_ProcessScan(table)]
+    collectors: list[Collector] = [] if table is None else [_ProcessScan(table, refresh_every)]
     for name in COLLECTORS.names():
         if name == "textfile" or not getattr(section, name).enabled:
             continue
@@ -113,11 +118,23 @@ class _ProcessScan:
 
     name = "process_table"
 
-    def __init__(self, table: ProcessTable) -> None:
+    def __init__(self, table: ProcessTable, refresh_every: float = 0.0) -> None:
         self.table = table
+        self.refresh_every = refresh_every
+        self.passes = 0
+        self._records: list[ProcessRecord] = []
+        self._scanned_at: Optional[float] = None
 
     def collect(self) -> list[MetricFamily]:
-        records = self.table.scan()
+        now = time.monotonic()
+        # A tenth of slack: a pass due every 60 s at a 15 s interval must not slip to 75 s
+        # because the 60th second came a few milliseconds early.
+        due = self._scanned_at is None or now - self._scanned_at >= 0.9 * self.refresh_every
+        if due:
+            self._records = self.table.scan()
+            self._scanned_at = now
+            self.passes += 1
+        records = self._records
         skipped = self.table.skipped
         return [
             gauge(
