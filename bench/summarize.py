@@ -707,6 +707,7 @@ in-process (or a config change), next to the unchanged agent through the same wr
 """
 
 
+<<<<<<< HEAD
 def only_fleet() -> int:
     """Rewrite the fleet section of RESULTS.md alone (`make -C bench fleet` on its own)."""
     text = RESULTS.read_text()
@@ -715,6 +716,46 @@ def only_fleet() -> int:
     RESULTS.write_text(text[:start] + fleet_section(load("fleet.json")) + "\n" + text[end:])
     bl.log(f"wrote the fleet section of {RESULTS}")
     return 0
+=======
+def processes_section(doc: Optional[dict[str, Any]]) -> str:
+    head = "## Process layer: top view and process groups vs process-exporter\n"
+    if not doc:
+        return head + "\nNot run (`make -C bench processes`).\n"
+    results = doc["results"]
+    lines = [
+        head,
+        f"`bench/processes.py`: extra sleeping processes spawned, then each setting alone for "
+        f"{doc['window']:g} s, collecting every {doc['interval']:g} s (process-exporter collects "
+        "when scraped, scraped as often). CPU per collection = utime+stime over the window / "
+        "collections; the process table's pass is the agent's own wall-clock duration of it "
+        "(median; a noisy machine inflates it); RSS at the end. Groups: every process with a "
+        "command line, by command name, for both (process-exporter with -threads=false "
+        "-gather-smaps=false -children=false). The machine's own ~150 processes come on top of "
+        "the sleepers. Ratios: x agent = to the agent without the process layer; x "
+        "process-exporter = to process-exporter at the same count.\n",
+        "| processes | setting | CPU ms per collection | x agent | x process-exporter | "
+        "process table pass ms | RSS MiB | x agent | x process-exporter | groups |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for count in sorted({r["processes_spawned"] for r in results}):
+        rows = {r["setting"]: r for r in results if r["processes_spawned"] == count}
+        base, other = rows.get("agent"), rows.get("process-exporter")
+
+        def ratio(row: dict[str, Any], against: Optional[dict[str, Any]], key: str) -> str:
+            return f(row[key] / against[key]) if against and against[key] else ""
+
+        for setting, row in rows.items():
+            pass_ms = row["process_table_seconds"] * 1000
+            lines.append(
+                f"| {count} | {setting} | {f(row['cpu_seconds_per_collection'] * 1000, 1)} | "
+                f"{ratio(row, base, 'cpu_seconds_per_collection')} | "
+                f"{ratio(row, other, 'cpu_seconds_per_collection')} | "
+                f"{'' if math.isnan(pass_ms) else f(pass_ms, 1)} | {f(row['rss_mib'], 1)} | "
+                f"{ratio(row, base, 'rss_mib')} | {ratio(row, other, 'rss_mib')} | "
+                f"{row['groups']} |"
+            )
+    return "\n".join(lines) + "\n"
+>>>>>>> main
 
 
 def main() -> int:
@@ -743,6 +784,7 @@ def main() -> int:
             growth_host_section(host),
             growth_baseline_section(base),
             fleet_section(fleet),
+            processes_section(load("processes.json")),
             nab_section(),
             profile_section(prof),
             variants_section(load("variants.json")),

@@ -3,7 +3,9 @@
 # scripts/setup.sh's .venv). Run it after changing pyproject.toml's dependencies or a
 # requirements-*.txt file; tests/lint/test_supply_chain.py fails while a lock is stale.
 #
-#   requirements-runtime.lock  the agent's runtime dependencies (pyproject [project.dependencies]),
+#   requirements-runtime.lock  the agent's runtime dependencies (pyproject [project.dependencies]
+#                              and the web extra: bcrypt, which basic auth needs, ships with the
+#                              image and the role's wheelhouse),
 #                              for every Python from 3.9 and every platform: the hash of every
 #                              wheel and of the sdist of each pinned version
 #   requirements-build.lock    requirements-build.in: what building from source needs, setuptools
@@ -25,7 +27,7 @@ uv=${UV:-.venv/bin/uv}
 # differs; the header records the command, so a reader knows how the file was made.
 compile=("$uv" pip compile --quiet --universal --generate-hashes --no-strip-markers
          --custom-compile-command scripts/lock.sh)
-"${compile[@]}" --python-version 3.9 -o requirements-runtime.lock --extra notify pyproject.toml
+"${compile[@]}" --python-version 3.9 -o requirements-runtime.lock --extra notify --extra web pyproject.toml
 "${compile[@]}" --python-version 3.9 -o requirements-build.lock requirements-build.in
 "${compile[@]}" --python-version 3.11 --extra test --extra web --extra notify \
     -c requirements-runtime.lock -c requirements-build.lock \

@@ -11,7 +11,7 @@ import socketserver
 import threading
 from typing import Callable, Optional
 
-from aiops_agent.base.listen import ListenAddress
+from aiops_agent.base.listen import ListenAddress, is_loopback_host
 from aiops_agent.plugins import Request, Response
 from aiops_agent.webconfig import PLAIN, WebSecurity
 
@@ -59,6 +59,11 @@ class _BadRequest(Exception):
         self.status = status
 
 
+# Headers a reverse proxy adds: a request carrying one came from elsewhere through a proxy on
+# this host, so its loopback peer address does not make it local (and its value, which the
+# client may have written itself, is never believed either).
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 
 
@@ -83,10 +88,15 @@ class _Handler(socketserver.StreamRequestHandler):
     def setup(self) -> None:
         self.request.settimeout(self.server.request_timeout)
         handshake = getattr(self.request, "do_handshake", None)  # only TLS sockets have one
+        # A certificate the handshake verified against client_ca_file (none is asked for
+        # without one, so a certificate here is always a verified one).
+        self.client_certified = False
         if handshake is not None:
             # In this connection's own thread and under the timeout above, so a client that
             # stalls the handshake holds only itself up, never the accept loop.
             handshake()
+            self.client_certified = bool(self.request.getpeercert())
+        self.loopback_peer = is_loopback_host(str(self.client_address[0]))
         super().setup()
 
     def handle(self) -> None:
@@ -128,15 +138,21 @@ class _Handler(socketserver.StreamRequestHandler):
         connection = headers.get("connection", "").lower()
         keep_alive = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
         path, _, query = target.partition("?")
-        request = Request(method.upper(), _unquote(path), query, headers, body)
+        path = _unquote(path)
         web = self.server.web
-        if (
-            web.auth is not None
-            and request.path not in web.open_paths
-            and not web.auth.check(headers.get("authorization", ""))
-        ):
-            self._write(_UNAUTHORIZED, keep_alive, head=request.method == "HEAD")
+        auth = None if path in web.open_paths else web.auth
+        if auth is not None and not auth.check(headers.get("authorization", "")):
+            self._write(_UNAUTHORIZED, keep_alive, head=method.upper() == "HEAD")
             return keep_alive
+        request = Request(
+            method.upper(),
+            path,
+            query,
+            headers,
+            body,
+            local=self.loopback_peer and not any(name in headers for name in PROXY_HEADERS),
+            authenticated=auth is not None or self.client_certified,
+        )
         try:
             response = self.server.dispatch(request)
         except Exception:  # a handler bug must not kill the server or leak a traceback

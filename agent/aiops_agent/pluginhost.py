@@ -17,7 +17,7 @@ from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.config.schema import Config
-from aiops_agent.plugins import AgentContext, Handler, Plugin, PluginFactory
+from aiops_agent.plugins import AgentContext, Plugin, PluginFactory, Route
 
 log = logging.getLogger("aiops_agent")
 
@@ -129,8 +129,8 @@ class PluginHost:
         )
         return families
 
-    def routes(self) -> dict[str, Handler]:
-        routes: dict[str, Handler] = {}
+    def routes(self) -> dict[str, Route]:
+        routes: dict[str, Route] = {}
         for name, plugin in self.plugins.items():
             try:
                 routes.update(plugin.routes())

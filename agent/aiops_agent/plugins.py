@@ -17,6 +17,11 @@ class Request(NamedTuple):
     query: str
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    # Who sent it, as the HTTP server established it (never from a header the client chose):
+    # a loopback peer whose request no proxy relayed, and whether it proved who it is (basic
+    # auth or a verified client certificate). Only these make a write trusted (routes.py).
+    local: bool = False
+    authenticated: bool = False
 
 
 class Response(NamedTuple):
@@ -27,6 +32,16 @@ class Response(NamedTuple):
 
 
 Handler = Callable[[Request], Response]
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Route(NamedTuple):
+    """A path's handler and the methods that only read. Every other method changes something,
+    so a route added later is guarded without being named anywhere: routes.py refuses those
+    methods to a caller from the network that did not authenticate."""
+
+    handler: Handler
+    read_methods: frozenset[str] = READ_METHODS
 
 
 class Plugin(Protocol):
@@ -41,8 +56,8 @@ class Plugin(Protocol):
     def metrics(self) -> list[MetricFamily]:
         """Families this plugin exposes on /metrics, read once per collection."""
 
-    def routes(self) -> dict[str, Handler]:
-        """HTTP paths this plugin serves, e.g. {"/api/v1/alerts": handler}."""
+    def routes(self) -> dict[str, Route]:
+        """HTTP paths this plugin serves, e.g. {"/api/v1/alerts": Route(handler)}."""
 
     def reconfigure(self, config: Config) -> None:
         """Apply a reloaded, already validated config."""

@@ -13,7 +13,7 @@ import time
 from aiops_agent import __version__
 from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.collectors import CollectorStats
-from aiops_agent.webconfig import AUTH_RESULTS, WebSecurity
+from aiops_agent.webconfig import AUTH_RESULTS, Exposure, WebSecurity
 
 _PAGE_SIZE = resource.getpagesize()
 _PYTHON_VERSION = ".".join(str(part) for part in sys.version_info[:3])
@@ -225,3 +225,21 @@ def basic_auth_families(web: WebSecurity) -> list[MetricFamily]:
             [Sample((("result", r),), float(counts[r])) for r in AUTH_RESULTS.RESULTS],
         )
     ]
+
+
+def exposure_family(exposure: Exposure) -> MetricFamily:
+    """1 while the endpoints listen on an address other hosts can reach, with what guards them,
+    so a fleet can alert on a host exposed without TLS or open to unauthenticated writes."""
+    labels = (
+        ("tls", str(exposure.tls).lower()),
+        ("auth", exposure.auth),
+        ("unauthenticated_writes", str(exposure.unauthenticated_writes).lower()),
+    )
+    return gauge(
+        "aiops_agent_http_exposed",
+        "1 when the HTTP endpoints listen on a non-loopback address, 0 on loopback; tls, the "
+        "auth every request must present (none, basic, client_cert, basic+client_cert) and "
+        "whether writes are served to unauthenticated callers from the network "
+        "(http.insecure_unauthenticated_writes).",
+        [Sample(labels, float(exposure.exposed))],
+    )

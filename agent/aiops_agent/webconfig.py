@@ -124,10 +124,36 @@ class WebSecurity(NamedTuple):
     source: str  # the web config file, "" when none
     # Paths served without credentials even when auth is on (health probes).
     open_paths: frozenset[str] = frozenset()
+    client_certificates: str = ""  # "required", "optional" or "" (none asked for)
 
     @property
     def tls(self) -> bool:
         return self.ssl_context is not None
+
+    @property
+    def auth_required(self) -> str:
+        """What every request must present: none, basic, client_cert or basic+client_cert."""
+        kinds = [name for name, on in (("basic", self.auth is not None),
+                 ("client_cert", self.client_certificates == "required")) if on]  # fmt: skip
+        return "+".join(kinds) or "none"
+
+
+class Exposure(NamedTuple):
+    """Who can reach the HTTP endpoints, for the start-up warning and aiops_agent_http_exposed."""
+
+    exposed: bool  # listening on an address other hosts can reach (not loopback)
+    tls: bool
+    auth: str  # WebSecurity.auth_required
+    # The write endpoints served to unauthenticated callers from the network
+    # (http.insecure_unauthenticated_writes on an exposed listener that does not require auth).
+    unauthenticated_writes: bool
+
+
+def exposure(config: Config, web: WebSecurity) -> Exposure:
+    exposed = not config.http.listen.is_loopback
+    auth = web.auth_required
+    insecure = config.http.insecure_unauthenticated_writes
+    return Exposure(exposed, web.tls, auth, exposed and insecure and auth == "none")
 
 
 PLAIN = WebSecurity(None, None, "")
@@ -173,7 +199,9 @@ def load_web_config(path: str) -> WebSecurity:
     check_users(document)
     auth = _basic_auth(web, document) if web is not None and not document.problems else None
     document.raise_problems()
-    return WebSecurity(context, auth, path)
+    client_auth = web.tls_server_config.client_auth if web and web.tls_server_config else ""
+    certificates = {"RequireAndVerifyClientCert": "required", "VerifyClientCertIfGiven": "optional"}
+    return WebSecurity(context, auth, path, client_certificates=certificates.get(client_auth, ""))
 
 
 def _ssl_context(

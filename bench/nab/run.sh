@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Score BaselineDetector (shipped defaults) on the NAB dev split with nabkit and
-# write bench/nab/results.json and bench/nab/RESULTS.md.
-#   NAB_DIR   nabkit directory; default ../shared/nab relative to the repo root
+# Score PatternDetector (and BaselineDetector for comparison) on the NAB dev split
+# with nabkit and write bench/nab/results.json and bench/nab/RESULTS.md.
+#   NAB_DIR   (required) directory holding nabkit.py, data/, labels.json,
+#             profiles.json and published_dev.json
 #   JOBS      nabkit worker processes (default 2)
 #   PYTHON    interpreter (default python3)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-cd "$root"
-nab="${NAB_DIR:-../shared/nab}"
-if [ ! -f "$nab/nabkit.py" ]; then
-    echo "run.sh: nabkit not found: $nab/nabkit.py (set NAB_DIR; relative paths are from $root)" >&2
+if [ -z "${NAB_DIR:-}" ] || [ ! -f "${NAB_DIR}/nabkit.py" ]; then
+    cat >&2 <<MSG
+run.sh: set NAB_DIR to a nabkit directory (found: '${NAB_DIR:-<unset>}').
+  It must hold nabkit.py (a standalone NAB-compatible scorer), data/ and labels.json
+  (NAB v1.1's realAWSCloudwatch, realKnownCause and artificialNoAnomaly files, from
+  https://github.com/numenta/NAB), profiles.json and published_dev.json.  Ask the
+  project's developers for the nabkit bundle, then: NAB_DIR=/path/to/nab $0
+MSG
     exit 2
 fi
+nab="$(cd "$NAB_DIR" && pwd)"
 "${PYTHON:-python3}" "$here/report.py" "$nab" --jobs "${JOBS:-2}"

@@ -12,6 +12,7 @@ from aiops_agent import __version__
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.config import Config, load_config
 from aiops_agent.notify.dispatcher import Dispatcher
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.senders import Context
 
 HOST = "testhost"
@@ -66,3 +67,15 @@ def alert(
         generator="high_load",
         sequence=1 if status == "firing" else 2,
     )
+
+
+def as_received(body: dict[str, Any], *events: AlertEvent) -> Notification:
+    """The notification of `events` in the group a received webhook body names (a group's id
+    holds the time it was created, which a test cannot know in advance)."""
+    group = body["group"]
+    return Notification(events, group["key"], group["labels"], group["sequence"])
+
+
+def alerts_in(bodies: list[Any]) -> list[tuple[str, str]]:
+    """(fingerprint, status) of every alert of the webhook bodies, in order."""
+    return [(a["fingerprint"], a["status"]) for body in bodies for a in body["alerts"]]

@@ -10,7 +10,7 @@ from typing import Optional
 
 from aiops_agent.base.model import MetricFamily, Sample, Snapshot, gauge
 from aiops_agent.config.schema import Config
-from aiops_agent.plugins import Handler
+from aiops_agent.plugins import Route
 
 FAIL_LOAD, FAIL_RECONFIGURE = "fail-load", "fail-reconfigure"
 ENTRY = "tests.helpers.plugins:create"
@@ -35,7 +35,7 @@ class FlakyPlugin:
             )
         ]
 
-    def routes(self) -> dict[str, Handler]:
+    def routes(self) -> dict[str, Route]:
         return {}
 
     def reconfigure(self, config: Config) -> None:

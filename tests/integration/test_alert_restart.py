@@ -73,8 +73,10 @@ def test_restarts_neither_page_again_nor_lose_the_resolve(tmp_path: Path) -> Non
         with running_agent(config(state, recorder.url, 0)) as first:
             (fired,) = poll(recorder.accepted, "the firing notification", first)
         assert (state / "alerts.json").is_file()
-        alert = fired.json()["alert"]
+        (alert,) = fired.json()["alerts"]
         assert alert["status"] == "firing" and alert["sequence"] == 1
+        group = fired.json()["group"]
+        assert group["sequence"] == 1
 
         with running_agent(config(state, recorder.url, 0)) as second:  # after SIGTERM
             poll(lambda: restored_alert(second, alert["starts_at"]), "restored alert", second)
@@ -96,9 +98,11 @@ def test_restarts_neither_page_again_nor_lose_the_resolve(tmp_path: Path) -> Non
     finally:
         recorder.stop()
 
-    statuses = [r.json()["alert"]["status"] for r in recorder.received]
+    statuses = [r.json()["status"] for r in recorder.received]
     assert statuses == ["firing", "resolved"], statuses
-    resolved = recorder.received[1].json()["alert"]
+    # The resolve is the next notification of the same group, whose state survived both restarts.
+    assert recorder.received[1].json()["group"] == {**group, "sequence": 2}
+    (resolved,) = recorder.received[1].json()["alerts"]
     assert resolved["fingerprint"] == alert["fingerprint"]
     assert resolved["starts_at"] == alert["starts_at"]
     assert resolved["sequence"] == 2  # idempotency keys keep increasing across restarts

@@ -178,7 +178,7 @@ def test_remediation_refuses_unsafe_settings_before_acting(installed: Path, tmp_
         "aiops_remediation_ledger": str(tmp_path / "actions.jsonl"),
         "aiops_remediation_event": {
             "status": "firing",
-            "alert": {"labels": {"alertname": "Full", "host": "localhost", "mountpoint": "/"}},
+            "alerts": [{"labels": {"alertname": "Full", "host": "localhost", "mountpoint": "/"}}],
         },
     }
     (tmp_path / "settings.json").write_text(json.dumps(settings))

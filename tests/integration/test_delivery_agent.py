@@ -98,8 +98,10 @@ def test_alert_survives_sigkill_of_the_agent(tmp_path: Path) -> None:
     first_body = next(
         r.json() for r in recorder.accepted() if r.headers["idempotency-key"] == waiting[0]
     )
-    assert first_body["alert"]["labels"]["alertname"] == "AlwaysUp"
-    assert first_body["alert"]["labels"]["host"] == "e2e-host"
+    (first_alert,) = first_body["alerts"]
+    assert first_alert["labels"]["alertname"] == "AlwaysUp"
+    assert first_alert["labels"]["host"] == "e2e-host"
+    assert first_body["group"]["labels"] == {"alertname": "AlwaysUp", "host": "e2e-host"}
     assert first_body["status"] == "firing"
     assert 'aiops_agent_notifications_sent_total{receiver="hook"}' in metrics
     assert 'aiops_agent_outbox_queue_depth{receiver="hook"}' in metrics

@@ -24,8 +24,18 @@ from aiops_agent.base.logs import JsonFormatter
 from aiops_agent.config.schema import Config
 from aiops_agent.notify import create_dispatcher
 from aiops_agent.notify.dispatcher import Dispatcher
+from aiops_agent.notify.grouping import Notification, single
 from aiops_agent.notify.senders import pagerduty, slack, webhook
-from tests.helpers.notify import AGENT_URL, CONTEXT, HOST, alert, config_for, metric
+from tests.helpers.notify import (
+    AGENT_URL,
+    CONTEXT,
+    HOST,
+    alert,
+    alerts_in,
+    as_received,
+    config_for,
+    metric,
+)
 from tests.helpers.ports import reserve
 from tests.helpers.receivers import Behaviour, Recorder
 from tests.helpers.wait import eventually
@@ -58,19 +68,28 @@ def test_webhook_exact_payload_hmac_and_headers(
     }
     dispatcher = start(config_for(tmp_path, receivers, [{"receiver": "hook"}]), tmp_path)
     try:
-        dispatcher.submit([alert(1), alert(1, "resolved")])
+        dispatcher.submit([alert(1)])  # one evaluation fires it...
+        dispatcher.submit([alert(1, "resolved")])  # ... a later one resolves it
         first, second = recorder.wait(2)
     finally:
         dispatcher.close(5)
     assert first.path == "/alerts"
-    assert first.json() == webhook.payload(alert(1), CONTEXT._replace(receiver="hook"))
+    context = CONTEXT._replace(receiver="hook")
+    fired = as_received(first.json(), alert(1))
+    assert first.json() == webhook.payload(fired, context)
+    assert fired.labels == {"alertname": "HighLoad", "host": "web-1"} and fired.sequence == 1
+    resolved = as_received(second.json(), alert(1, "resolved"))
+    assert second.json() == webhook.payload(resolved, context)
+    assert resolved.group == fired.group and resolved.sequence == 2
     assert second.json()["status"] == "resolved"
-    assert second.json()["alert"]["ends_at"] == "2023-11-14T22:23:20.000Z"
-    for received, sent in [(first, alert(1)), (second, alert(1, "resolved"))]:
+    assert second.json()["alerts"][0]["ends_at"] == "2023-11-14T22:23:20.000Z"
+    for received, sent in [(first, fired), (second, resolved)]:
         headers = received.headers
         assert headers["content-type"] == "application/json"
         assert headers["authorization"] == "Bearer abc"
-        assert headers["idempotency-key"] == sent.idempotency_key()
+        assert (
+            headers["idempotency-key"] == sent.idempotency_key() == f"{fired.group}-{sent.sequence}"
+        )
         assert headers["user-agent"].startswith("aiops-agent/")
         timestamp = headers["x-aiops-timestamp"]
         assert abs(int(timestamp) - time.time()) < 60
@@ -92,10 +111,10 @@ def test_slack(tmp_path: Path, recorder: Recorder) -> None:
     assert settings is not None
     assert fired.path == "/services/T0/B0/XYZ"
     context = CONTEXT._replace(receiver="chat")
-    assert fired.json() == slack.payload(alert(1, severity="warning"), settings, context)
+    assert fired.json() == slack.payload(single(alert(1, severity="warning")), settings, context)
     assert fired.json()["attachments"][0]["color"] == slack.COLOURS["warning"]
     assert resolved.json() == slack.payload(
-        alert(1, "resolved", severity="warning"), settings, context
+        single(alert(1, "resolved", severity="warning")), settings, context
     )
     assert resolved.json()["attachments"][0]["color"] == slack.RESOLVED_COLOUR
 
@@ -119,12 +138,13 @@ def test_pagerduty_trigger_then_resolve(
     settings = config.receivers["pd"].pagerduty
     assert settings is not None
     assert trigger.path == "/v2/enqueue"
-    assert trigger.json() == pagerduty.payload(alert(7), settings, CONTEXT)
+    group = trigger.json()["dedup_key"]  # one incident per group: the group's id
+    sent = Notification((alert(7),), group, {"alertname": "HighLoad", "host": "web-1"}, 1)
+    assert trigger.json() == pagerduty.payload(sent, settings, CONTEXT)
     assert trigger.json()["routing_key"] == "R0UT1NGKEY"
-    assert trigger.json()["dedup_key"] == resolve.json()["dedup_key"] == f"{7:016x}"
     assert resolve.json() == {
         "routing_key": "R0UT1NGKEY",
-        "dedup_key": f"{7:016x}",
+        "dedup_key": group,
         "event_action": "resolve",
     }
 
@@ -322,8 +342,10 @@ def test_email_over_starttls_with_auth(tmp_path: Path, monkeypatch: pytest.Monke
     assert sent["rcpt"] == ["<ops@example.org>", "<dba@example.org>"]
     mail = message_from_bytes(sent["data"])
     assert mail["Subject"] == "[FIRING] HighLoad on web-1: load is high"
-    assert mail["X-Aiops-Idempotency-Key"] == alert(3).idempotency_key()
-    assert mail["Message-ID"] == f"<{alert(3).idempotency_key()}@{HOST}>"
+    key = f"{mail['X-Aiops-Group']}-1"  # the group's first notification
+    assert mail["X-Aiops-Idempotency-Key"] == key
+    assert mail["Message-ID"] == f"<{key}@{HOST}>"
+    assert mail["X-Aiops-Fingerprint"] == alert(3).fingerprint
     assert "load1 above 4" in mail.get_payload()
 
 
@@ -346,7 +368,7 @@ def test_500_then_garbage_then_success_is_retried(tmp_path: Path, recorder: Reco
         depth = eventually(lambda: metric(dispatcher, "aiops_agent_outbox_queue_depth") == 0)
     finally:
         dispatcher.close(5)
-    assert len(recorder.received) == 4 and keys == {alert(1).idempotency_key()}
+    assert len(recorder.received) == 4 and keys == {recorder.received[0].json()["idempotency_key"]}
     assert failures == 3 and attempts == 4 and depth
 
 
@@ -433,8 +455,15 @@ def test_4xx_is_dead_lettered_not_retried(
     finally:
         dispatcher.close(5)
     assert [r.status for r in recorder.received] == [400, 200]
+    # The group's first notification (alert 1) was rejected; its next one (1 and 2) went through.
+    rejected, accepted = (r.json() for r in recorder.received)
+    assert alerts_in([rejected]) == [(alert(1).fingerprint, "firing")]
+    assert alerts_in([accepted]) == [
+        (alert(1).fingerprint, "firing"),
+        (alert(2).fingerprint, "firing"),
+    ]
     assert dead == 1 and [(k, reason) for k, _, reason in kept] == [
-        (alert(1).idempotency_key(), "HTTP 400")
+        (rejected["idempotency_key"], "HTTP 400")
     ]
     assert any("dead-lettered" in r.getMessage() for r in caplog.records)
 

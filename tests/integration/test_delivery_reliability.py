@@ -19,9 +19,9 @@ import yaml
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.notify import create_dispatcher
-from tests.helpers.notify import config_for, metric
+from tests.helpers.notify import alerts_in, config_for, metric
 from tests.helpers.ports import reserve
-from tests.helpers.receivers import Behaviour, Recorder
+from tests.helpers.receivers import Behaviour, Received, Recorder
 from tests.helpers.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,11 @@ def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> N
     receivers = {"hook": {"webhook": {"url": f"http://127.0.0.1:{port}/hook", "timeout": "1s"}}}
     outbox = {"backoff_base": "20ms", "backoff_max": "200ms"}
     config_path = tmp_path / "config.yaml"
-    document = {"receivers": receivers, "routes": [{"receiver": "hook"}], "outbox": outbox}
+    # One group per alert ("..."): each acknowledged alert is one notification to account for.
+    # (Groups of several alerts, and their state across SIGKILL, are tested in
+    # test_notification_groups.py.)
+    routes = [{"receiver": "hook", "group_by": ["..."]}]
+    document = {"receivers": receivers, "routes": routes, "outbox": outbox}
     config_path.write_text(yaml.safe_dump(document))
     state = tmp_path / "state"
 
@@ -111,10 +115,8 @@ def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> N
         third = Harness(config_path, state, max(sent) + 1, total)
         assert third.done.wait(60)
         sent |= set(third.acked)
-        keys = {_key(n) for n in sent}
-        assert eventually(
-            lambda: keys <= {r.headers["idempotency-key"] for r in recorder.accepted()}, 60
-        )
+        alerts = {f"{n:016x}" for n in sent}
+        assert eventually(lambda: alerts <= fingerprints(recorder.accepted()), 60)
         third.stop()
     finally:
         recorder.stop()
@@ -129,7 +131,7 @@ def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> N
         "received": len(by_key),
         "deliveries": len(accepted),
         "duplicates": len(accepted) - len(by_key),
-        "lost": len(keys - set(by_key)),
+        "lost": len(alerts - fingerprints(accepted)),
         "refused_answers": len(recorder.received) - len(accepted),
     }
     print("delivery drill:", json.dumps(counts))
@@ -141,10 +143,8 @@ def test_nothing_is_lost_across_sigkill_and_a_dead_receiver(tmp_path: Path) -> N
     assert os.listdir(state / "outbox")  # the outbox lives under the state directory
 
 
-def _key(n: int) -> str:
-    labels = {"alertname": "Drill", "severity": "critical", "n": str(n)}
-    event = AlertEvent(f"{n:016x}", "firing", labels, {}, 1.7e9 + n, None, float(n), "drill", 1)
-    return event.idempotency_key()
+def fingerprints(received: list[Received]) -> set[str]:
+    return {fingerprint for fingerprint, _ in alerts_in([r.json() for r in received])}
 
 
 @pytest.mark.needs_root
@@ -155,9 +155,8 @@ def test_full_disk_under_the_state_directory(tmp_path: Path) -> None:
     state.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(state)], check=True)
     recorder = Recorder()
-    config = config_for(
-        tmp_path, {"hook": {"webhook": {"url": recorder.url}}}, [{"receiver": "hook"}]
-    )
+    routes = [{"receiver": "hook", "group_by": ["..."]}]  # a notification per alert
+    config = config_for(tmp_path, {"hook": {"webhook": {"url": recorder.url}}}, routes)
     dispatcher = create_dispatcher(config, str(state), lambda: "http://h:9877")
     try:
         dispatcher.submit([_event(0)])
@@ -176,8 +175,8 @@ def test_full_disk_under_the_state_directory(tmp_path: Path) -> None:
         recorder.wait(101)
         write_errors = metric(dispatcher, "aiops_agent_outbox_write_errors_total")
         durable = metric(dispatcher, "aiops_agent_outbox_durable", receiver="hook")
-        received = {r.headers["idempotency-key"] for r in recorder.accepted()}
-        assert received == {_event(n).idempotency_key() for n in range(101)}
+        received = fingerprints(recorder.accepted())
+        assert received == {_event(n).fingerprint for n in range(101)}
 
         filler.unlink()  # space again: enqueueing is durable again
         dispatcher.submit([_event(101)])

@@ -19,10 +19,11 @@ import requests
 
 from aiops_agent.config.notify_schema import WebhookSignature
 from aiops_agent.notify import create_dispatcher
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.senders import webhook
 from aiops_agent.notify.senders.webhook import signature_headers
 from tests.helpers.eda import ROOT, eda_venv
-from tests.helpers.notify import AGENT_URL, CONTEXT, alert, config_for, metric
+from tests.helpers.notify import AGENT_URL, CONTEXT, alert, as_received, config_for, metric
 from tests.helpers.ports import listening_port
 
 pytestmark = pytest.mark.integration
@@ -57,7 +58,7 @@ def eda_source(tmp_path: Path) -> Iterator[EdaSource]:
             str(ROOT / "tests" / "helpers" / "eda_webhook_source.py"),
             "0",  # the kernel picks the port; it is read back from the socket table
             SECRET,
-            "payload.alert.labels.host",
+            "payload.group.labels.host",
         ],
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -97,15 +98,18 @@ def test_eda_source_accepts_the_agent_and_limits_to_the_host(
             time.sleep(0.05)
     finally:
         dispatcher.close(5)
-    assert event["payload"] == webhook.payload(alert(1), CONTEXT._replace(receiver="eda"))
+    sent = as_received(event["payload"], alert(1))
+    assert event["payload"] == webhook.payload(sent, CONTEXT._replace(receiver="eda"))
+    assert sent.labels == {"alertname": "HighLoad", "host": "web-1"}  # the default group_by
     assert event["meta"]["hosts"] == ["web-1"]
     assert event["meta"]["endpoint"] == "aiops"
-    assert event["meta"]["headers"]["Idempotency-Key"] == alert(1).idempotency_key()
+    assert event["meta"]["headers"]["Idempotency-Key"] == sent.idempotency_key()
 
 
 def test_eda_source_refuses_other_signatures(eda_source: EdaSource) -> None:
     def body(n: int) -> bytes:
-        return json.dumps(webhook.payload(alert(n), CONTEXT)).encode()
+        labels = {"alertname": "HighLoad", "host": "web-1"}
+        return json.dumps(webhook.payload(Notification((alert(n),), "g", labels), CONTEXT)).encode()
 
     def hub(secret: str, n: int) -> dict[str, str]:
         digest = hmac.new(secret.encode(), body(n), hashlib.sha256).hexdigest()
@@ -134,7 +138,7 @@ def test_eda_source_refuses_other_signatures(eda_source: EdaSource) -> None:
     assert "Signature header not found" in answers["unsigned"].text
     assert "HMAC verification failed" in answers["forged"].text
     # Only the good request became an event: the first one out is alert 4.
-    assert eda_source.next_event()["payload"]["alert"]["labels"]["n"] == "4"
+    assert eda_source.next_event()["payload"]["alerts"][0]["labels"]["n"] == "4"
 
 
 def test_the_rulebook_is_valid_for_ansible_rulebook() -> None:

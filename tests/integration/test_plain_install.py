@@ -109,5 +109,6 @@ def test_wheel_without_extras_delivers_a_signed_webhook(
     body = request.json()
     assert request.path == "/hook"
     assert body["status"] == "firing"
-    assert body["alert"]["labels"]["alertname"] == "PlainInstall"
-    assert body["alert"]["labels"]["host"] == "plain-host"
+    assert body["group"]["labels"] == {"alertname": "PlainInstall", "host": "plain-host"}
+    assert body["alerts"][0]["labels"]["alertname"] == "PlainInstall"
+    assert body["alerts"][0]["labels"]["host"] == "plain-host"

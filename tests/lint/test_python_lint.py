@@ -14,7 +14,9 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = _run(sys.executable, "-m", "ruff", "check", "agent", "tests", "bench", "scripts", "plugins")
+    result = _run(
+        sys.executable, "-m", "ruff", "check", "agent", "tests", "bench", "scripts", "plugins"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

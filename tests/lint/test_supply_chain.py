@@ -34,6 +34,8 @@ def runtime_requirements(project: dict[str, Any]) -> list[str]:
     return [
         *project["project"]["dependencies"],
         *project["project"]["optional-dependencies"]["notify"],
+        # The image and the role's wheelhouse ship basic auth's bcrypt (the web extra).
+        *project["project"]["optional-dependencies"]["web"],
     ]
 
 

@@ -3,7 +3,7 @@ the same id on the agent (/api/v1/alerts) and in Alertmanager."""
 
 from __future__ import annotations
 
-from aiops_agent.alerting.lifecycle import fingerprint
+from aiops_agent.base.fingerprint import fingerprint
 
 
 def test_equals_alertmanager_fingerprint() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aiops_agent.alerting.lifecycle import FIRING, Lifecycle, fingerprint
+from aiops_agent.alerting.lifecycle import FIRING, Lifecycle
 from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.fingerprint import fingerprint
 from aiops_agent.base.model import Labels
 from aiops_agent.config.alerting_schema import RuleSettings
 from aiops_agent.config.types import Duration

@@ -23,10 +23,13 @@ dispatcher.submit([AlertEvent("f", "firing", {"alertname": "A"}, {}, 1.0, None, 
 
 
 def attempts():
+    # Finished attempts: the attempts counter goes up before the request, its outcome after.
     return sum(
         sample.value
         for family in dispatcher.metrics()
-        if family.name == "aiops_agent_notifications_attempts_total"
+        if family.name in (
+            "aiops_agent_notifications_sent_total", "aiops_agent_notifications_failures_total"
+        )
         for sample in family.samples
     )
 

@@ -4,6 +4,7 @@ receiver type, without a network."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -11,13 +12,16 @@ from collections.abc import Sequence
 from email.utils import formatdate
 from pathlib import Path
 
+import jsonschema
 import requests
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.matchers import parse_matcher
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.config.notify_schema import (
     AlertmanagerReceiver,
     EmailReceiver,
+    GroupingSection,
     OutboxSection,
     PagerDutyReceiver,
     Receiver,
@@ -28,7 +32,9 @@ from aiops_agent.config.notify_schema import (
 )
 from aiops_agent.config.types import Duration, Secret
 from aiops_agent.notify.dispatcher import build_sender
+from aiops_agent.notify.grouping import DEFAULT_ROUTE, Grouping, Notification, single
 from aiops_agent.notify.outcome import DEAD, OK, RETRY, Outcome, from_status, parse_retry_after
+from aiops_agent.notify.queue import decode, encode
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import (
     Context,
@@ -44,6 +50,7 @@ from aiops_agent.notify.worker import backoff
 
 CONTEXT = Context("rcv", "testhost", "http://127.0.0.1:9877", "0.1.0")
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "webhook-schema.json"
+GROUP = "00112233aabbccdd-1700000000000"
 
 
 def event(status: str = "firing", severity: str = "critical", **labels: str) -> AlertEvent:
@@ -60,6 +67,14 @@ def event(status: str = "firing", severity: str = "critical", **labels: str) -> 
     )
 
 
+def group(*events: AlertEvent, sequence: int = 1) -> Notification:
+    return Notification(events, GROUP, {"alertname": "HighLoad", "host": "web-1"}, sequence)
+
+
+def names(router: Router, labels: dict[str, str]) -> list[str]:
+    return [name for name, _ in router.route(labels)]
+
+
 # --- routing ---------------------------------------------------------------------------------
 def test_first_match_wins_unless_continue() -> None:
     router = Router(
@@ -69,20 +84,37 @@ def test_first_match_wins_unless_continue() -> None:
             Route("rest", matchers=[parse_matcher('team=~".+"')]),
         ]
     )
-    assert router.route({"severity": "critical", "team": "ops"}) == ["pager", "ops"]
-    assert router.route({"severity": "warning", "team": "ops"}) == ["ops"]
-    assert router.route({"severity": "warning", "team": "db"}) == ["rest"]
-    assert router.route({"severity": "critical"}) == ["pager"]  # matched: no default
-    assert router.route({"severity": "info"}) == ["log"]  # nothing matched: the default
+    assert names(router, {"severity": "critical", "team": "ops"}) == ["pager", "ops"]
+    assert names(router, {"severity": "warning", "team": "ops"}) == ["ops"]
+    assert names(router, {"severity": "warning", "team": "db"}) == ["rest"]
+    assert names(router, {"severity": "critical"}) == ["pager"]  # matched: no default
+    assert names(router, {"severity": "info"}) == ["log"]  # nothing matched: the default
 
 
 def test_negative_matchers_and_duplicates() -> None:
     router = Router(
         [Route("a", matchers=[parse_matcher('env!~"dev|test"')], continue_=True), Route("a")]
     )
-    assert router.route({"env": "prod"}) == ["a"]
-    assert router.route({"env": "dev"}) == ["a"]
-    assert Router([]).route({}) == ["log"]
+    assert names(router, {"env": "prod"}) == ["a"]
+    assert names(router, {"env": "dev"}) == ["a"]
+    assert names(Router([]), {}) == ["log"]
+
+
+def test_routes_override_the_grouping_defaults() -> None:
+    defaults = GroupingSection(group_by=["host"], group_wait=Duration(30.0))
+    router = Router(
+        [
+            Route("pager", severity=["critical"], group_wait=Duration(0.0), continue_=True),
+            Route("chat", group_by=["..."], group_interval=Duration(60.0)),
+        ],
+        defaults,
+        repeat_interval=3600.0,
+    )
+    (pager, pager_grouping), (chat, chat_grouping) = router.route({"severity": "critical"})
+    assert (pager, pager_grouping) == ("pager", Grouping(0, ("host",), 0.0, 0.0, 3600.0))
+    assert (chat, chat_grouping) == ("chat", Grouping(1, ("...",), 30.0, 60.0, 3600.0))
+    ((log, fallback),) = Router([], defaults, 60.0).route({})
+    assert (log, fallback) == ("log", Grouping(DEFAULT_ROUTE, ("host",), 30.0, 0.0, 60.0))
 
 
 # --- outcomes --------------------------------------------------------------------------------
@@ -115,24 +147,39 @@ def test_backoff_grows_is_capped_jittered_and_obeys_retry_after() -> None:
 # --- payloads --------------------------------------------------------------------------------
 def test_webhook_payload_and_signature() -> None:
     fired = event()
-    assert webhook.payload(fired, CONTEXT) == {
-        "version": "1",
-        "idempotency_key": fired.idempotency_key(),
+    other = dataclasses.replace(event(), fingerprint="fedcba9876543210", value=5.0)
+    notification = group(fired, other, sequence=3)
+    assert webhook.payload(notification, CONTEXT) == {
+        "version": "2",
+        "idempotency_key": f"{GROUP}-3",
         "receiver": "rcv",
         "status": "firing",
-        "alert": {
-            "fingerprint": "0123456789abcdef",
-            "status": "firing",
-            "labels": {"alertname": "HighLoad", "severity": "critical", "host": "web-1"},
-            "annotations": {"summary": "load is high", "description": "load1 above 4 for 5m"},
-            "starts_at": "2023-11-14T22:13:20.000Z",
-            "ends_at": None,
-            "value": 4.5,
-            "generator": "high_load",
-            "sequence": 1,
+        "group": {
+            "key": GROUP,
+            "labels": {"alertname": "HighLoad", "host": "web-1"},
+            "sequence": 3,
         },
+        "alerts": [
+            {
+                "fingerprint": "0123456789abcdef",
+                "status": "firing",
+                "labels": {"alertname": "HighLoad", "severity": "critical", "host": "web-1"},
+                "annotations": {"summary": "load is high", "description": "load1 above 4 for 5m"},
+                "starts_at": "2023-11-14T22:13:20.000Z",
+                "ends_at": None,
+                "value": 4.5,
+                "generator": "high_load",
+                "sequence": 1,
+                "context": "",
+                "processes": [],
+            },
+            webhook.alert_document(other),
+        ],
+        "processes": [],
         "agent": {"host": "testhost", "url": "http://127.0.0.1:9877", "version": "0.1.0"},
     }
+    assert webhook.alert_document(other)["value"] == 5.0
+    assert webhook.payload(group(event("resolved")), CONTEXT)["status"] == "resolved"
     body = b'{"a":1}'
     expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert webhook.sign(WebhookSignature(), b"k", "1700000000", body) == f"sha256={expected}"
@@ -158,16 +205,62 @@ def test_webhook_signature_formats() -> None:
 
 def test_webhook_schema_file_describes_the_payload() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    document = webhook.payload(event("resolved"), CONTEXT)
+    document = webhook.payload(group(event("resolved")), CONTEXT)
     assert set(schema["required"]) == set(document)
-    assert schema["properties"]["version"]["const"] == "1"
-    alert_schema = schema["properties"]["alert"]
-    assert set(alert_schema["required"]) == set(document["alert"])
+    assert schema["properties"]["version"]["const"] == webhook.SCHEMA_VERSION == "2"
+    assert set(schema["properties"]["group"]["required"]) == set(document["group"])
+    alert_schema = schema["properties"]["alerts"]["items"]
+    assert set(alert_schema["required"]) == set(document["alerts"][0])
+    with_context = webhook.payload(group(hog_event(), event(alertname="Other")), CONTEXT)
+    process_schema = schema["$defs"]["process"]
+    assert set(process_schema["required"]) == set(with_context["processes"][0])
+    for checked in (document, with_context):
+        jsonschema.validate(checked, schema)
+
+
+HOG = ProcessSummary(4242, "stress", "alice", "stress --cpu 2", 1.97, 1 << 20, 0, 0.0, 0.0, 4, 0,
+                     False)  # fmt: skip
+EATER = ProcessSummary(77, "eater", "bob", "eater", 0.0, 900 << 20, 0, 0.0, 0.0, 4, 0, False)
+
+
+def hog_event(**labels: str) -> AlertEvent:
+    return dataclasses.replace(event(**labels), context="cpu", processes=(HOG,))
+
+
+def test_the_process_context_in_every_payload() -> None:
+    cpu = hog_event()
+    memory = dataclasses.replace(event(alertname="Mem"), context="memory", processes=(EATER, HOG))
+    both = group(cpu, memory)
+    document = webhook.payload(both, CONTEXT)
+    assert [(a["context"], [p["pid"] for p in a["processes"]]) for a in document["alerts"]] == [
+        ("cpu", [4242]),
+        ("memory", [77, 4242]),
+    ]
+    assert [p["pid"] for p in document["processes"]] == [4242, 77]  # the union, each PID once
+    settings = PagerDutyReceiver(routing_key=Secret("rk"))
+    details = pagerduty.payload(both, settings, CONTEXT)["payload"]["custom_details"]
+    assert [p["pid"] for p in details["top_processes"]] == [4242, 77]
+    assert details["alerts"][0]["processes"] == [HOG.as_json()]
+    message = slack.payload(group(cpu), SlackReceiver(url=Secret("http://x")), CONTEXT)
+    fields = message["attachments"][0]["fields"]
+    (top,) = [f for f in fields if f["title"].startswith("Top")]
+    assert top["value"] == "pid 4242 stress (alice): 1.97 CPU cores: stress --cpu 2"
+    settings_mail = EmailReceiver(smarthost="h:25", from_address="x@y", to=["a@b"])
+    mail = email.message(group(cpu), settings_mail, CONTEXT)
+    assert "Top processes (cpu):\n  pid 4242 stress (alice): 1.97 CPU cores" in mail.get_content()
+
+
+def test_an_outbox_row_keeps_the_context_and_an_older_row_still_reads() -> None:
+    fired = hog_event()
+    assert decode(encode(fired)) == fired
+    older = json.loads(encode(event()))
+    del older["context"], older["processes"]  # written before the process context existed
+    assert decode(json.dumps(older)) == event()
 
 
 def test_slack_payload() -> None:
     settings = SlackReceiver(url=Secret("http://x"), channel="#ops")
-    document = slack.payload(event(), settings, CONTEXT)
+    document = slack.payload(group(event()), settings, CONTEXT)
     assert document == {
         "text": "[FIRING] HighLoad on web-1: load is high",
         "channel": "#ops",
@@ -186,46 +279,81 @@ def test_slack_payload() -> None:
             }
         ],
     }
-    resolved = slack.payload(event("resolved"), settings, CONTEXT)
+    resolved = slack.payload(group(event("resolved")), settings, CONTEXT)
     assert resolved["text"].startswith("[RESOLVED] HighLoad on web-1")
     assert resolved["attachments"][0]["color"] == slack.RESOLVED_COLOUR
     assert resolved["attachments"][0]["ts"] == 1700000600
     assert (
-        slack.payload(event(severity="warning"), settings, CONTEXT)["attachments"][0]["color"]
+        slack.payload(group(event(severity="warning")), settings, CONTEXT)["attachments"][0][
+            "color"
+        ]
         == slack.COLOURS["warning"]
     )
 
 
-def test_pagerduty_trigger_and_resolve() -> None:
+def test_slack_lists_a_group_in_one_message() -> None:
+    settings = SlackReceiver(url=Secret("http://x"))
+    load = event()
+    cpu = dataclasses.replace(
+        event(), fingerprint="1" * 16, labels={**load.labels, "alertname": "HighCPU"}
+    )
+    gone = dataclasses.replace(event("resolved"), fingerprint="2" * 16)
+    document = slack.payload(group(load, cpu, gone), settings, CONTEXT)
+    assert document["text"] == "[FIRING:2] HighLoad, HighCPU on web-1 (1 resolved)"
+    assert [a["title"] for a in document["attachments"]] == [
+        "Firing: HighLoad",
+        "Firing: HighCPU",
+        "Resolved: HighLoad",
+    ]
+    many = [dataclasses.replace(load, fingerprint=f"{i:016x}") for i in range(25)]
+    attachments = slack.payload(group(*many), settings, CONTEXT)["attachments"]
+    assert len(attachments) == slack.MAX_ATTACHMENTS + 1
+    assert attachments[-1]["text"] == "and 5 more alerts"
+
+
+def test_pagerduty_one_incident_per_group() -> None:
     settings = PagerDutyReceiver(routing_key=Secret("R0UT1NG"))
-    fired = event(instance="web-1:9100")
-    assert pagerduty.payload(fired, settings, CONTEXT) == {
+    fired = event(instance="web-1:9100", severity="warning")
+    worse = dataclasses.replace(event(), fingerprint="1" * 16, starts_at=1700000060.0)
+    assert pagerduty.payload(group(fired, worse), settings, CONTEXT) == {
         "routing_key": "R0UT1NG",
-        "dedup_key": "0123456789abcdef",
+        "dedup_key": GROUP,
         "event_action": "trigger",
         "client": "aiops-agent",
         "client_url": "http://127.0.0.1:9877",
         "payload": {
-            "summary": "[FIRING] HighLoad on web-1: load is high",
+            "summary": "[FIRING:2] HighLoad on web-1",
             "source": "web-1",
-            "severity": "critical",
+            "severity": "critical",  # the worst of the group
             "timestamp": "2023-11-14T22:13:20.000Z",
             "class": "HighLoad",
             "component": "web-1:9100",
             "custom_details": {
-                "labels": fired.labels,
-                "annotations": fired.annotations,
-                "value": 4.5,
-                "idempotency_key": fired.idempotency_key(),
+                "group": {"alertname": "HighLoad", "host": "web-1"},
+                "alerts": [pagerduty.alert_details(fired), pagerduty.alert_details(worse)],
+                "idempotency_key": f"{GROUP}-1",
             },
         },
     }
-    assert pagerduty.payload(event("resolved"), settings, CONTEXT) == {
+    assert pagerduty.alert_details(fired) == {
+        "status": "firing",
+        "labels": fired.labels,
+        "annotations": fired.annotations,
+        "value": 4.5,
+        "starts_at": "2023-11-14T22:13:20.000Z",
+    }
+    one = pagerduty.payload(group(event()), settings, CONTEXT)["payload"]
+    assert one["summary"] == "[FIRING] HighLoad on web-1: load is high"
+    partly = pagerduty.payload(group(event("resolved"), worse), settings, CONTEXT)
+    assert partly["event_action"] == "trigger"  # the incident goes on while one alert fires
+    assert pagerduty.payload(group(event("resolved")), settings, CONTEXT) == {
         "routing_key": "R0UT1NG",
-        "dedup_key": "0123456789abcdef",
+        "dedup_key": GROUP,
         "event_action": "resolve",
     }
-    odd = pagerduty.payload(event(severity="page"), settings, CONTEXT)
+    alone = pagerduty.payload(single(event("resolved")), settings, CONTEXT)
+    assert alone["dedup_key"] == "0123456789abcdef"  # an ungrouped alert: its fingerprint
+    odd = pagerduty.payload(group(event(severity="page")), settings, CONTEXT)
     assert odd["payload"]["severity"] == "error"  # default_severity
 
 
@@ -253,13 +381,20 @@ def test_alertmanager_payload() -> None:
 
 def test_email_message() -> None:
     settings = EmailReceiver(smarthost="mail:25", from_address="agent@x", to=["a@x", "b@x"])
-    mail = email.message(event(), settings, CONTEXT)
+    mail = email.message(group(event()), settings, CONTEXT)
     assert mail["Subject"] == "[FIRING] HighLoad on web-1: load is high"
     assert mail["To"] == "a@x, b@x"
-    assert mail[email.IDEMPOTENCY_HEADER] == event().idempotency_key()
-    assert mail["Message-ID"] == f"<{event().idempotency_key()}@testhost>"
+    assert mail[email.IDEMPOTENCY_HEADER] == f"{GROUP}-1"
+    assert mail["Message-ID"] == f"<{GROUP}-1@testhost>"
+    assert mail["X-Aiops-Group"] == GROUP
     body = mail.get_content()
     assert "load1 above 4 for 5m" in body and "severity = critical" in body
+    other = dataclasses.replace(event(), fingerprint="1" * 16, labels={"alertname": "HighCPU"})
+    both = email.message(group(event(), other), settings, CONTEXT)
+    assert both["Subject"] == "[FIRING:2] HighLoad, HighCPU on web-1"
+    assert both["X-Aiops-Fingerprint"] == "0123456789abcdef, 1111111111111111"
+    text = both.get_content()
+    assert "[FIRING] HighLoad on web-1: load is high" in text and "alertname = HighCPU" in text
 
 
 # --- what a sender's exception says ------------------------------------------------------------
@@ -267,14 +402,14 @@ class RaisingSender(Sender):
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+    def send(self, notifications: Sequence[Notification]) -> Outcome:
         raise self.error
 
 
 def reason_for(error: Exception, secrets: tuple[str, ...] = ()) -> str:
     sender = RaisingSender(error)
     sender.secrets = secrets
-    outcome = deliver_once(sender, [event()])
+    outcome = deliver_once(sender, [single(event())])
     assert outcome.kind == RETRY
     return outcome.reason
 

@@ -3,10 +3,12 @@
 same alert name and severity, the same series, threshold, clear level (hysteresis), direction,
 `for`, and the same summary and description with the agent's placeholders written as Go
 templates; and no PromQL rule without a twin. Changing a default in Python without the YAML (or
-the other way round) fails here."""
+the other way round) fails here. The rules about the agents themselves (group aiops-agent-self)
+have no twin; they must read labels the agent exports with values it can take."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import yaml
 
 from aiops_agent.config.alerting_schema import DEFAULT_RULES, RuleSettings
 from aiops_agent.detection.rules import Level, Rule
+from aiops_agent.selfmetrics import exposure_family
+from aiops_agent.webconfig import Exposure
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "aiops-agent.rules.yml"
 RATE_RANGE = "5m"
@@ -25,9 +29,18 @@ WORDING = {"A robust linear fit of": "A least-squares linear fit (predict_linear
 _NUMBER = r"(-?[0-9.]+(?:e[+-]?[0-9]+)?)"
 
 
-def promql_rules() -> list[dict[str, Any]]:
+SELF_GROUP = "aiops-agent-self"
+
+
+def promql_rules(group_name: str = "") -> list[dict[str, Any]]:
+    """The rules of the twin groups, or of `group_name`."""
     document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
-    return [rule for group in document["groups"] for rule in group["rules"]]
+    return [
+        rule
+        for group in document["groups"]
+        if (group["name"] == group_name if group_name else group["name"] != SELF_GROUP)
+        for rule in group["rules"]
+    ]
 
 
 def duration_seconds(text: str) -> float:
@@ -139,8 +152,32 @@ def test_disabled_defaults_sit_in_a_group_of_their_own() -> None:
     """The agent ships HostAnomalousSeries switched off: its twin is in a separate group, so a
     user can drop it as a whole; every enabled default is in the main group."""
     document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
-    by_group = {g["name"]: {r["alert"] for r in g["rules"]} for g in document["groups"]}
+    by_group = {
+        g["name"]: {r["alert"] for r in g["rules"]}
+        for g in document["groups"]
+        if g["name"] != SELF_GROUP
+    }
     enabled = {s.name for s in DEFAULT_RULES if s.enabled}
     disabled = {s.name for s in DEFAULT_RULES if not s.enabled}
     assert by_group["aiops-agent"] == enabled
     assert set().union(*(v for k, v in by_group.items() if k != "aiops-agent")) == disabled
+
+
+def test_self_rules_read_what_the_agent_exports() -> None:
+    """Each matcher of the self rules names a label of aiops_agent_http_exposed and a value the
+    agent gives it, so a renamed label or value cannot leave a rule that never fires."""
+    exported: dict[str, set[str]] = {}
+    for exposed, tls, auth, writes in itertools.product(
+        (False, True), (False, True), ("none", "basic", "client_cert"), (False, True)
+    ):
+        (sample,) = exposure_family(Exposure(exposed, tls, auth, writes)).samples
+        for name, value in sample.labels:
+            exported.setdefault(name, set()).add(value)
+    rules = promql_rules(SELF_GROUP)
+    assert rules
+    for rule in rules:
+        matchers = re.fullmatch(r"aiops_agent_http_exposed\{(.+)\} == 1", rule["expr"].strip())
+        assert matchers, rule["expr"]
+        for name, value in re.findall(r'(\w+)="([^"]*)"', matchers.group(1)):
+            assert value in exported.get(name, set()), f"{rule['alert']}: {name}={value!r}"
+        assert rule["labels"]["host"] == HOST

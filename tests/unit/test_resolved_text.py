@@ -16,6 +16,7 @@ from aiops_agent.config.alerting_schema import DEFAULT_RULES, ForecastSettings, 
 from aiops_agent.config.notify_schema import EmailReceiver, LogReceiver, SlackReceiver
 from aiops_agent.config.types import Duration, Secret
 from aiops_agent.detection.rules import Rule
+from aiops_agent.notify.grouping import single
 from aiops_agent.notify.senders import Context, email, slack
 from aiops_agent.notify.senders.log import LogSender
 
@@ -112,7 +113,8 @@ def resolved_event() -> AlertEvent:
 
 
 def test_slack_says_resolved_once_with_the_resolve_value() -> None:
-    document = slack.payload(resolved_event(), SlackReceiver(url=Secret("http://x")), CONTEXT)
+    settings = SlackReceiver(url=Secret("http://x"))
+    document = slack.payload(single(resolved_event()), settings, CONTEXT)
     assert document["text"] == "[RESOLVED] Errors on web-1: Errors on web-1: 0.035"
     attachment = document["attachments"][0]
     assert attachment["title"] == "Resolved: Errors"
@@ -122,7 +124,7 @@ def test_slack_says_resolved_once_with_the_resolve_value() -> None:
 
 def test_email_subject_and_body() -> None:
     settings = EmailReceiver(smarthost="localhost:25", from_address="a@b", to=["c@d"])
-    mail = email.message(resolved_event(), settings, CONTEXT)
+    mail = email.message(single(resolved_event()), settings, CONTEXT)
     assert mail["Subject"] == "[RESOLVED] Errors on web-1: Errors on web-1: 0.035"
     body = mail.get_content()
     assert body.startswith("m is 0.035, back below the warning threshold 0.06 (cleared at 0.05).")
@@ -131,7 +133,7 @@ def test_email_subject_and_body() -> None:
 
 def test_log_line(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="aiops_agent.alerts"):
-        LogSender(LogReceiver(), CONTEXT).send([resolved_event()])
+        LogSender(LogReceiver(), CONTEXT).send([single(resolved_event())])
     (record,) = caplog.records
     assert record.getMessage() == "alert resolved"
     assert record.summary == "Resolved: Errors on web-1: 0.035"  # type: ignore[attr-defined]

@@ -21,7 +21,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Optional
 
-from aiops_agent.alerting.lifecycle import FIRING, PENDING, Alert, fingerprint
+from aiops_agent.alerting.lifecycle import FIRING, PENDING, Alert
+from aiops_agent.base.fingerprint import fingerprint
 from aiops_agent.base.statefile import read_records, write_atomically
 
 log = logging.getLogger("aiops_agent.alerting")

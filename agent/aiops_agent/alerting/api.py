@@ -7,7 +7,8 @@ Content-Type: application/json (which a cross-site page cannot send without a CO
 server never grants), refuse requests whose Origin or Sec-Fetch-Site says they come from another
 site, and refuse Host names other than an IP address, localhost or this host's name (which
 defeats DNS rebinding, where a hostile name resolves to 127.0.0.1 and the page becomes
-"same-origin"). Authentication belongs to the HTTP layer, not to these handlers."""
+"same-origin"). Who may write at all (loopback, basic auth, client certificates) is the runtime's
+rule for every route (routes.py), not these handlers'."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import time
 from typing import Any, Callable, Optional
 
 from aiops_agent.alerting.silences import SilenceLimitError, SilenceStore, silence_from_json
-from aiops_agent.plugins import Handler, Request, Response
+from aiops_agent.plugins import Request, Response, Route
 
 ALERTS_PATH = "/api/v1/alerts"
 SILENCES_PATH = "/api/v1/silences"
@@ -38,8 +39,10 @@ class AlertingApi:
         self._host_names = host_names
         self._clock = clock
 
-    def routes(self) -> dict[str, Handler]:
-        return {ALERTS_PATH: self.alerts, SILENCES_PATH: self.silences}
+    def routes(self) -> dict[str, Route]:
+        # POST and DELETE of silences are writes (every method but GET and HEAD): the runtime
+        # serves them only to loopback or authenticated callers (routes.py).
+        return {ALERTS_PATH: Route(self.alerts), SILENCES_PATH: Route(self.silences)}
 
     def alerts(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):

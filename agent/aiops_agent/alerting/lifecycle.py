@@ -17,7 +17,9 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Callable, Optional
 
 from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
+from aiops_agent.base.fingerprint import fingerprint
 from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.base.timefmt import format_time
 from aiops_agent.detection.rules import Level, Rule
 
@@ -29,30 +31,11 @@ AlertKey = tuple[str, str, Labels]  # rule name, severity, series labels
 Silencer = Callable[[Mapping[str, str], float], list[str]]
 
 
-_FNV_OFFSET, _FNV_PRIME, _MASK64 = 14695981039346656037, 1099511628211, (1 << 64) - 1
-
-
-def fnv1a64(parts: Iterable[str]) -> str:
-    """64-bit FNV-1a over the parts, each followed by a 0xff separator byte, as 16 hex digits."""
-    value = _FNV_OFFSET
-    for part in parts:
-        for byte in part.encode():
-            value = ((value ^ byte) * _FNV_PRIME) & _MASK64
-        value = ((value ^ 0xFF) * _FNV_PRIME) & _MASK64
-    return f"{value:016x}"
-
-
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """The alert's identity, computed exactly as Prometheus' LabelSet.Fingerprint (FNV-1a over
-    sorted name/value pairs), so it equals the fingerprint Alertmanager shows for the same alert.
-    Also spares every host the ~3 MiB that importing hashlib's OpenSSL costs."""
-    return fnv1a64(part for name in sorted(labels) for part in (name, labels[name]))
-
-
 class Alert:
     __slots__ = (
         "active_at",
         "annotations",
+        "context",
         "fingerprint",
         "inhibited_by",
         "key",
@@ -60,6 +43,7 @@ class Alert:
         "last_notified",
         "last_seen",
         "notified",
+        "processes",
         "rule_name",
         "sequence",
         "severity",
@@ -82,6 +66,10 @@ class Alert:
         self.value = 0.0
         self.threshold = 0.0
         self.annotations: dict[str, str] = {}
+        # The process context (the rule's `context` resource and its top processes), refreshed
+        # each evaluation by the alerting plugin; not saved across restarts.
+        self.context = ""
+        self.processes: tuple[ProcessSummary, ...] = ()
         self.notified = False  # a firing notification went out and no resolve yet
         self.last_notified = 0.0
         self.sequence = 0
@@ -100,6 +88,8 @@ class Alert:
             value=self.value,
             generator=self.rule_name,
             sequence=self.sequence,
+            context=self.context if status == FIRING else "",
+            processes=self.processes if status == FIRING else (),
         )
 
     def as_json(self) -> dict[str, object]:
@@ -115,6 +105,8 @@ class Alert:
             "generator": self.rule_name,
             "silencedBy": list(self.silenced_by),
             "inhibitedBy": list(self.inhibited_by),
+            "context": self.context,
+            "processes": [process.as_json() for process in self.processes],
         }
 
 
@@ -302,4 +294,6 @@ def _gone(alert: Alert, why: str) -> dict[str, str]:
     summary = alert.annotations.get("summary") or alert.rule_name
     if not summary.startswith(RESOLVED_PREFIX):
         summary = RESOLVED_PREFIX + summary
-    return {**alert.annotations, "summary": summary, "description": why}
+    # The process context describes the firing state: a resolve carries none.
+    kept = {k: v for k, v in alert.annotations.items() if k != "top_processes"}
+    return {**kept, "summary": summary, "description": why}

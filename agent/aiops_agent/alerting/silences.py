@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from aiops_agent.alerting.lifecycle import fnv1a64
+from aiops_agent.base.fingerprint import fnv1a64
 from aiops_agent.base.matchers import Matcher, labels_match, make_matcher
 from aiops_agent.base.statefile import read_records, write_atomically
 from aiops_agent.base.timefmt import format_time, parse_time

@@ -9,6 +9,14 @@ from typing import NamedTuple
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1, an IPv4-mapped loopback address (::ffff:127.0.0.1, what a dual-stack
+    socket reports for an IPv4 client) or localhost. Textual, without ipaddress (an import every
+    host would pay for); any other spelling counts as not loopback, the safe side."""
+    host = host.lower()
+    return host in ("localhost", "::1") or host.startswith(("127.", "::ffff:127."))
+
+
 class ListenAddress(NamedTuple):
     host: str  # without IPv6 brackets; "" (or 0.0.0.0, ::) for every address
     port: int  # 0: the kernel picks one when the server binds
@@ -36,8 +44,7 @@ class ListenAddress(NamedTuple):
 
     @property
     def is_loopback(self) -> bool:
-        # Textual, without ipaddress (an import every host would pay for).
-        return self.host in ("localhost", "::1") or self.host.startswith("127.")
+        return is_loopback_host(self.host)
 
     def authority(self, hostname: str) -> str:
         """HOST:PORT as other hosts name this listener: a wildcard or loopback host is replaced

@@ -265,6 +265,78 @@ class Route:
     continue_: bool = key(
         False, "Keep matching the routes below after this one matched (as in Alertmanager)."
     )
+    # Grouping overrides; null: the value under grouping (repeat: alerting.repeat_interval).
+    group_by: Optional[list[str]] = key(
+        None, "Labels whose values form a group; null: grouping.group_by."
+    )
+    group_wait: Optional[Duration] = key(
+        None, "Wait before a new group's first notification; null: grouping.group_wait.", minimum=0
+    )
+    group_interval: Optional[Duration] = key(
+        None,
+        "Wait before notifying changes of a notified group; null: grouping.group_interval.",
+        minimum=0,
+    )
+    repeat_interval: Optional[Duration] = key(
+        None,
+        "Re-notify an unchanged group with firing alerts after this long; null: "
+        "alerting.repeat_interval.",
+        minimum=1,
+    )
+
+    def __post_init__(self) -> None:
+        _check_group_by(self.group_by)
+
+
+# group_by: ["..."] groups by every label, i.e. one alert per group, as in Alertmanager.
+GROUP_BY_ALL = "..."
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_group_by(names: Optional[list[str]]) -> None:
+    if names is None:
+        return
+    if GROUP_BY_ALL in names and len(names) > 1:
+        raise ValueError(f"group_by: {GROUP_BY_ALL!r} stands alone (it means every label)")
+    for name in names:
+        if name != GROUP_BY_ALL and not _LABEL_NAME.match(name):
+            raise ValueError(f"group_by: {name!r} is not a label name")
+
+
+@dataclass(frozen=True)
+class GroupingSection:
+    """Defaults of the routes' grouping keys (Alertmanager's root route). See docs/notifications.md
+    for why group_wait and group_interval default to 0 here."""
+
+    group_by: list[str] = key(
+        factory=lambda: ["host", "alertname"],
+        doc="Labels whose values form a group: alerts of one group (per route) are notified "
+        "together, as one message. [host]: one group per host; ['...']: one per alert.",
+    )
+    group_wait: Duration = key(
+        Duration(0.0),
+        "Wait this long for more alerts of a new group before its first notification. 0: "
+        "notify at the evaluation the first alert fires (alerts firing in it are grouped).",
+        minimum=0,
+        maximum=86400,
+    )
+    group_interval: Duration = key(
+        Duration(0.0),
+        "Wait this long after a group's notification before notifying alerts added to it or "
+        "resolved in it. 0: at the evaluation they change.",
+        minimum=0,
+        maximum=86400,
+    )
+    max_groups: int = key(
+        1000,
+        "Most groups per receiver; alerts of further groups join one overflow group per route "
+        "(counted, logged).",
+        minimum=1,
+        maximum=100_000,
+    )
+
+    def __post_init__(self) -> None:
+        _check_group_by(self.group_by)
 
 
 @dataclass(frozen=True)

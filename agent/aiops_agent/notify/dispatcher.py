@@ -15,10 +15,11 @@ from aiops_agent import __version__
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
-from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.base.naming import host_name
 from aiops_agent.config.notify_schema import DEFAULT_RECEIVER, LogReceiver, Receiver
 from aiops_agent.config.schema import Config
+from aiops_agent.notify.grouping import Grouping, Notification, single
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import Context, Sender, secret_values
 from aiops_agent.notify.stats import ReceiverStats, families
@@ -68,17 +69,19 @@ class Dispatcher:
         outbox cannot write, in memory, counted); never waits for a receiver."""
         with self._lock:
             router, direct, workers, stats = self._router, self._direct, self._workers, self._stats
-        targets: dict[str, list[AlertEvent]] = {}
+        targets: dict[str, list[tuple[AlertEvent, Grouping]]] = {}
         for event in events:
-            for name in router.route(event.labels):
-                targets.setdefault(name, []).append(event)
+            for name, grouping in router.route(event.labels):
+                targets.setdefault(name, []).append((event, grouping))
+        now = time.time()
         for name, batch in targets.items():
             try:
                 worker = workers.get(name)
                 if worker is not None:
-                    worker.submit(batch)
+                    worker.submit(batch, now)
                 elif name in direct:
-                    self._deliver_directly(name, direct[name], stats[name], batch)
+                    notifications = [single(event) for event, _ in batch]
+                    self._deliver_directly(name, direct[name], stats[name], notifications)
             except Exception as error:  # one receiver's failure must not stop the others
                 self._errors.error(
                     f"notify-submit:{name}",
@@ -89,7 +92,7 @@ class Dispatcher:
 
     @staticmethod
     def _deliver_directly(
-        name: str, sender: Sender, stats: ReceiverStats, batch: list[AlertEvent]
+        name: str, sender: Sender, stats: ReceiverStats, batch: list[Notification]
     ) -> None:
         stats.add("submitted", len(batch))
         stats.add("attempts", len(batch))
@@ -102,13 +105,15 @@ class Dispatcher:
     def live(self, fingerprints: set[str]) -> None:
         """After each evaluation (and after its submit()): the alerts the evaluator tracks now,
         pending or firing. Receivers that re-send active alerts resolve the ones no longer
-        tracked that no resolve is on its way for (see DeliveryWorker.reconcile)."""
+        tracked that no resolve is on its way for (see DeliveryWorker.reconcile); groups whose
+        wait or interval ran out are notified (DeliveryWorker.tick)."""
         with self._lock:
             workers = list(self._workers.values())
         now = time.time()
         for worker in workers:
             try:
                 worker.reconcile(fingerprints, now)
+                worker.tick(now)
             except Exception as error:  # one receiver's failure must not stop the others
                 self._errors.error(
                     f"notify-live:{worker.name}",
@@ -126,7 +131,20 @@ class Dispatcher:
             worker = workers.get(name)
             return worker.queue.depth() if worker is not None else 0
 
-        return families(stats, depth)
+        names = sorted(workers)
+        return [
+            *families(stats, depth),
+            gauge(
+                "aiops_agent_notification_groups",
+                "Notification groups the receiver keeps: waiting, or notified with firing alerts.",
+                [Sample((("receiver", n),), float(len(workers[n].grouper))) for n in names],
+            ),
+            counter(
+                "aiops_agent_notification_groups_overflowed_total",
+                "Alerts put in a route's overflow group as grouping.max_groups groups existed.",
+                [Sample((("receiver", n),), float(workers[n].grouper.overflowed)) for n in names],
+            ),
+        ]
 
     def reconfigure(self, config: Config) -> None:
         """Apply a reloaded config: new receivers start, removed ones stop (their outbox file
@@ -139,7 +157,9 @@ class Dispatcher:
                 self._remove(name)
             for name, receiver in wanted.items():
                 self._apply(name, receiver, context, config)
-            self._router = Router(config.routes)
+            self._router = Router(config.routes, config.grouping, config.alerting.repeat_interval)
+            for worker in self._workers.values():
+                worker.grouper.max_groups = config.grouping.max_groups
 
     def close(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -187,7 +207,13 @@ class Dispatcher:
         stats = self._stats[name]
         queue = DurableQueue(name, path, config.outbox, stats, self._errors)
         worker = DeliveryWorker(
-            name, sender, queue=queue, settings=config.outbox, stats=stats, errors=self._errors
+            name,
+            sender,
+            queue=queue,
+            settings=config.outbox,
+            stats=stats,
+            errors=self._errors,
+            max_groups=config.grouping.max_groups,
         )
         worker.start()
         return worker

@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
 _SCHEMA = """
@@ -35,6 +36,10 @@ CREATE TABLE IF NOT EXISTS active (
     event TEXT NOT NULL,
     until REAL
 );
+CREATE TABLE IF NOT EXISTS groups (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 """
 # A WAL that grew during an outage is truncated back to this after a checkpoint.
 _JOURNAL_SIZE_LIMIT = 4 << 20
@@ -45,7 +50,7 @@ OutboxError = sqlite3.Error
 class Row(NamedTuple):
     id: int
     key: str
-    event: str  # JSON
+    event: str  # JSON of the notification
     created: float  # unix seconds when enqueued
 
 
@@ -75,12 +80,30 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
-    def add(self, rows: list[tuple[str, str, float]], max_items: int) -> int:
-        """Append (key, event, created) rows; drop the oldest beyond max_items in the same
-        transaction. Returns how many were dropped."""
+    def add(
+        self,
+        rows: list[tuple[str, str, float]],
+        max_items: int,
+        groups: Optional[Mapping[str, Optional[str]]] = None,
+    ) -> int:
+        """Append (key, notification, created) rows and save the changed notification groups
+        (key -> state JSON; None: deleted); drop the oldest rows beyond max_items in the same
+        transaction. Returns how many were dropped. One transaction: a group is never saved
+        as notified without its notification queued, nor the other way round."""
         with self._transaction():
             self._db.executemany("INSERT INTO pending (key, event, created) VALUES (?, ?, ?)", rows)
+            for key, state in (groups or {}).items():
+                if state is None:
+                    self._db.execute("DELETE FROM groups WHERE key = ?", (key,))
+                else:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO groups (key, state) VALUES (?, ?)", (key, state)
+                    )
             return self._trim(max_items)
+
+    def groups(self) -> list[tuple[str, str]]:
+        cursor = self._db.execute("SELECT key, state FROM groups")
+        return [(str(k), str(v)) for k, v in cursor]
 
     def _trim(self, max_items: int) -> int:
         (count,) = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()

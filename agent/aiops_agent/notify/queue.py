@@ -12,27 +12,33 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.config.notify_schema import OutboxSection
+from aiops_agent.notify.grouping import Group, Notification, single
 from aiops_agent.notify.outbox import Outbox, OutboxError, Row, is_corrupt
 from aiops_agent.notify.stats import ReceiverStats
 
 REOPEN_SECONDS = 30.0  # how often an outbox that failed to open is tried again
 _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertEvent))
+_NEWER = frozenset(("context", "processes"))  # fields an older outbox row may lack
+GroupChanges = Mapping[str, Optional[Group]]  # group key -> its new state; None: deleted
 
 
 class Item(NamedTuple):
     ref: int  # outbox row id when > 0; a memory item when < 0
     key: str  # idempotency key
-    event: AlertEvent
+    notification: Notification
     created: float  # unix seconds when enqueued
 
 
 def encode(event: AlertEvent) -> str:
     fields = dataclasses.asdict(event)
+    fields["processes"] = [process.as_json() for process in event.processes]
     if not math.isfinite(event.value):
         fields["value"] = str(event.value)  # JSON has no NaN; float("nan") reads it back
     return json.dumps(fields, sort_keys=True)
@@ -41,9 +47,70 @@ def encode(event: AlertEvent) -> str:
 def decode(text: str) -> AlertEvent:
     """Raises ValueError, KeyError or TypeError on a row that is not an event."""
     fields: dict[str, Any] = json.loads(text)
-    values = {name: fields[name] for name in _EVENT_FIELDS}
+    # Rows written before the process context existed have neither field: their defaults.
+    values = {name: fields[name] for name in _EVENT_FIELDS if name in fields or name not in _NEWER}
     values["value"] = float(values["value"])
+    values["processes"] = tuple(ProcessSummary.from_json(p) for p in fields.get("processes", ()))
     return AlertEvent(**values)
+
+
+# Notifications and groups hold their alerts as encode() writes them, so that an alert is written
+# and read in one place whatever holds it (nested as objects, readable in a dead letter).
+def encode_notification(notification: Notification) -> str:
+    document = {
+        "alerts": [json.loads(encode(event)) for event in notification.alerts],
+        "group": notification.group,
+        "labels": notification.labels,
+        "sequence": notification.sequence,
+    }
+    return json.dumps(document, sort_keys=True)
+
+
+def decode_notification(text: str) -> Notification:
+    """Raises ValueError, KeyError or TypeError on a row that is not a notification. A row of
+    an agent from before grouping holds one alert: it is read as an ungrouped notification."""
+    fields: dict[str, Any] = json.loads(text)
+    if "alerts" not in fields:
+        return single(decode(text))
+    alerts = tuple(decode(json.dumps(alert)) for alert in fields["alerts"])
+    if not alerts:
+        raise ValueError("a notification without alerts")
+    labels = {str(k): str(v) for k, v in fields["labels"].items()}
+    return Notification(alerts, str(fields["group"]), labels, int(fields["sequence"]))
+
+
+def encode_group(group: Group) -> str:
+    document = {
+        "id": group.id,
+        "route": group.route,
+        "labels": group.labels,
+        "created": group.created,
+        "wait": group.wait,
+        "interval": group.interval,
+        "repeat": group.repeat,
+        "members": [json.loads(encode(event)) for event in group.members.values()],
+        "notified": group.notified,
+        "lastSent": group.last_sent,
+        "sequence": group.sequence,
+    }
+    return json.dumps(document, sort_keys=True)
+
+
+def decode_group(text: str) -> Group:
+    """Raises ValueError, KeyError, TypeError or AttributeError on what is not a group."""
+    record: dict[str, Any] = json.loads(text)
+    labels = {str(k): str(v) for k, v in record["labels"].items()}
+    group = Group(str(record["id"]), int(record["route"]), labels, float(record["created"]))
+    group.wait = float(record["wait"])
+    group.interval = float(record["interval"])
+    group.repeat = float(record["repeat"])
+    members = [decode(json.dumps(member)) for member in record["members"]]
+    group.members = {event.fingerprint: event for event in members}
+    group.notified = {str(fp): str(status) for fp, status in record["notified"].items()}
+    last_sent = record["lastSent"]
+    group.last_sent = None if last_sent is None else float(last_sent)
+    group.sequence = int(record["sequence"])
+    return group
 
 
 class DurableQueue:
@@ -70,14 +137,20 @@ class DurableQueue:
             self._open()
 
     # --- writing ---------------------------------------------------------------------------
-    def add(self, events: list[AlertEvent], now: float) -> None:
-        items = [(e.idempotency_key(), e, now) for e in events]
+    def add(
+        self, notifications: list[Notification], now: float, groups: Optional[GroupChanges] = None
+    ) -> None:
+        """Enqueue, and save the changed groups (see grouping.py) in the same transaction."""
+        items = [(n.idempotency_key(), n, now) for n in notifications]
         with self._lock:
             outbox = self._open()
             if outbox is not None:
                 try:
-                    rows = [(key, encode(event), created) for key, event, created in items]
-                    dropped = outbox.add(rows, self.settings.max_items)
+                    rows = [(key, encode_notification(n), created) for key, n, created in items]
+                    saved = {
+                        k: None if g is None else encode_group(g) for k, g in (groups or {}).items()
+                    }
+                    dropped = outbox.add(rows, self.settings.max_items, saved)
                 except OutboxError as error:
                     self._failed("write", error, len(items))
                 else:
@@ -87,8 +160,8 @@ class DurableQueue:
                     return
             elif self._path is not None:
                 self._failed("write", OSError("outbox unavailable; see the open error"), len(items))
-            for key, event, created in items:
-                self._memory.append(Item(self._next_memory_ref, key, event, created))
+            for key, notification, created in items:
+                self._memory.append(Item(self._next_memory_ref, key, notification, created))
                 self._next_memory_ref -= 1
             excess = len(self._memory) - self.settings.max_items
             for _ in range(max(excess, 0)):
@@ -115,7 +188,7 @@ class DurableQueue:
         items, broken = [], []
         for row in rows:
             try:
-                items.append(Item(row.id, row.key, decode(row.event), row.created))
+                items.append(Item(row.id, row.key, decode_notification(row.event), row.created))
             except (ValueError, KeyError, TypeError):
                 broken.append(row)
         if broken and self._outbox is not None:
@@ -148,7 +221,11 @@ class DurableQueue:
     def dead_letter(self, items: list[Item], reason: str) -> None:
         with self._lock:
             self._drop_memory(items)
-            rows = [Row(i.ref, i.key, encode(i.event), i.created) for i in items if i.ref > 0]
+            rows = [
+                Row(i.ref, i.key, encode_notification(i.notification), i.created)
+                for i in items
+                if i.ref > 0
+            ]
             if rows and self._outbox is not None:
                 try:
                     self._outbox.dead_letter(rows, reason, self.settings.dead_letters_kept)
@@ -229,13 +306,33 @@ class DurableQueue:
                 with contextlib.suppress(OutboxError):
                     self._outbox.clear_active(fingerprints)
 
+    def groups(self) -> tuple[list[tuple[str, Group]], int]:
+        """The saved notification groups, (key, group), and how many rows did not check out;
+        best effort, like active()."""
+        with self._lock:
+            if self._outbox is None:
+                return [], 0
+            try:
+                rows = self._outbox.groups()
+            except OutboxError:
+                return [], 0
+        found, broken = [], 0
+        for key, text in rows:
+            try:
+                found.append((key, decode_group(text)))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                broken += 1
+        return found, broken
+
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Move what waits in memory to the outbox if it can write again; count what cannot."""
         with self._lock:
             outbox = self._open()
             if self._memory and outbox is not None:
-                rows = [(i.key, encode(i.event), i.created) for i in self._memory]
+                rows = [
+                    (i.key, encode_notification(i.notification), i.created) for i in self._memory
+                ]
                 try:
                     outbox.add(rows, self.settings.max_items)
                     self._memory.clear()

@@ -15,8 +15,9 @@ from typing import Optional
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.config.notify_schema import OutboxSection
+from aiops_agent.notify.grouping import Grouper, Grouping, Notification, single
 from aiops_agent.notify.outcome import DEAD, OK, Outcome, describe_error, retry
-from aiops_agent.notify.queue import DurableQueue, Item
+from aiops_agent.notify.queue import DurableQueue, GroupChanges, Item
 from aiops_agent.notify.senders import Sender
 from aiops_agent.notify.stats import ReceiverStats
 
@@ -36,6 +37,7 @@ class DeliveryWorker:
         settings: OutboxSection,
         stats: ReceiverStats,
         errors: RateLimitedLog,
+        max_groups: int = 1000,
     ) -> None:
         self.name = name
         self.queue = queue
@@ -56,25 +58,64 @@ class DeliveryWorker:
         self._next_resend = 0.0
         # Fingerprints whose resolve was submitted and is not delivered yet (see reconcile).
         self._resolving: set[str] = set()
+        # Notification groups (grouping.py), used by the submitting thread only; saved in the
+        # outbox with the notifications they produce.
+        self.grouper = Grouper(max_groups)
 
     def start(self) -> None:
         if self._sender.resend_interval is not None:
             self._active = {
                 event.fingerprint: (event, until) for event, until in self.queue.active()
             }
+        groups, skipped = self.queue.groups()
+        self.grouper.restore(groups)
+        if skipped:
+            log.error(
+                "skipping saved notification groups that do not check out",
+                extra={"receiver": self.name, "count": skipped},
+            )
         self._thread.start()
 
-    def submit(self, events: list[AlertEvent]) -> None:
-        """Called by the submitting thread: a write to the outbox, then a wake-up."""
-        self._stats.add("submitted", len(events))
+    def submit(self, routed: list[tuple[AlertEvent, Grouping]], now: float) -> None:
+        """Called by the submitting thread with the events routed here and their route's
+        grouping: the notifications due are written to the outbox (with the groups' new state),
+        then the delivery thread is woken."""
+        if not self._sender.groups:
+            self._enqueue([single(event) for event, _ in routed], now, {})
+            return
+        overflowed = self.grouper.overflowed
+        for event, grouping in routed:
+            self.grouper.add(event, grouping, now)
+        if self.grouper.overflowed > overflowed:
+            self._errors.error(
+                f"notify-groups:{self.name}",
+                "more notification groups than grouping.max_groups; further alerts share an "
+                "overflow group per route",
+                receiver=self.name,
+                max_groups=self.grouper.max_groups,
+            )
+        self._enqueue(self.grouper.flush(now), now, self.grouper.changes())
+
+    def tick(self, now: float) -> None:
+        """Called by the submitting thread after each evaluation: groups whose wait, interval or
+        repeat interval ran out are notified. So these take effect at the evaluation after
+        they end: rounded up to agent.interval."""
+        if len(self.grouper):
+            self._enqueue(self.grouper.flush(now), now, self.grouper.changes())
+
+    def _enqueue(self, notifications: list[Notification], now: float, groups: GroupChanges) -> None:
+        if not notifications and not groups:
+            return
+        self._stats.add("submitted", len(notifications))
         if self._sender.resend_interval is not None:
-            for event in events:
+            for event in (e for n in notifications for e in n.alerts):
                 if event.status == "resolved":
                     self._resolving.add(event.fingerprint)
                 else:
                     self._resolving.discard(event.fingerprint)
-        self.queue.add(events, time.time())
-        self._wake.set()
+        self.queue.add(notifications, now, groups)
+        if notifications:
+            self._wake.set()
 
     def reconcile(self, live: set[str], now: float) -> None:
         """Called by the evaluating thread with the alerts it tracks (pending or firing), right
@@ -100,14 +141,11 @@ class DeliveryWorker:
             "resolving re-sent alerts the evaluator no longer tracks",
             extra={"receiver": self.name, "count": len(stale)},
         )
-        self.submit(
-            [
-                dataclasses.replace(
-                    event, status="resolved", ends_at=now, sequence=event.sequence + 1
-                )
-                for event in stale
-            ]
-        )
+        resolves = [
+            dataclasses.replace(event, status="resolved", ends_at=now, sequence=event.sequence + 1)
+            for event in stale
+        ]
+        self._enqueue([single(event) for event in resolves], now, {})
 
     def update(self, sender: Sender, settings: OutboxSection) -> None:
         """Take a reloaded configuration. The old sender may be mid-request: it is closed by the
@@ -175,7 +213,7 @@ class DeliveryWorker:
 
     def _deliver(self, sender: Sender, settings: OutboxSection, batch: list[Item]) -> None:
         self._stats.add("attempts", len(batch))
-        outcome = _send(sender, [item.event for item in batch])
+        outcome = _send(sender, [item.notification for item in batch])
         finished = time.time()
         if outcome.kind == OK:
             self.queue.remove(batch)
@@ -185,7 +223,8 @@ class DeliveryWorker:
             if self._failures:
                 log.info("receiver accepts notifications again", extra={"receiver": self.name})
             self._failures = 0
-            self._remember(sender, [item.event for item in batch], finished)
+            events = [event for item in batch for event in item.notification.alerts]
+            self._remember(sender, events, finished)
         elif outcome.kind == DEAD:
             self.queue.dead_letter(batch, outcome.reason)
             self._stats.add_to("failures", DEAD, len(batch))
@@ -245,7 +284,7 @@ class DeliveryWorker:
         for start in range(0, len(events), sender.max_batch):
             chunk = events[start : start + sender.max_batch]
             self._stats.add("resends", len(chunk))
-            outcome = _send(sender, chunk)
+            outcome = _send(sender, [single(event) for event in chunk])
             if outcome.kind != OK:
                 # The next interval tries again; endsAt leaves room for a few missed ones.
                 self._stats.add_to("failures", "resend", len(chunk))
@@ -271,8 +310,8 @@ def backoff(settings: OutboxSection, failures: int, retry_after: Optional[float]
     return delay
 
 
-def _send(sender: Sender, events: list[AlertEvent]) -> Outcome:
+def _send(sender: Sender, notifications: list[Notification]) -> Outcome:
     try:
-        return sender.send(events)
+        return sender.send(notifications)
     except Exception as error:  # a sender bug must not stop delivery of everything else
         return retry(f"sender error ({describe_error(error, sender.secrets)})")

@@ -28,9 +28,7 @@ UPGRADE_VERSION = "0.1.99"
 
 def hosts() -> dict[str, testinfra.host.Host]:
     names = AnsibleRunner(INVENTORY).get_hosts("all")
-    return {
-        name: testinfra.get_host(f"podman://{name}") for name in names
-    }
+    return {name: testinfra.get_host(f"podman://{name}") for name in names}
 
 
 def run_playbook(*extra: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -109,13 +107,24 @@ def build_upgrade_wheel() -> None:
         for relative in ("pyproject.toml", "agent/aiops_agent/__init__.py"):
             path = copy / relative
             text = path.read_text()
-            text = re.sub(r'(?m)^(version|__version__)\s*=\s*"[^"]+"', rf'\1 = "{UPGRADE_VERSION}"', text)
+            text = re.sub(
+                r'(?m)^(version|__version__)\s*=\s*"[^"]+"', rf'\1 = "{UPGRADE_VERSION}"', text
+            )
             path.write_text(text)
         subprocess.run(
-            ["python3", str(ROLE_FILES / "build_wheelhouse.py"), "--wheelhouse",
-             str(EPHEMERAL / "wheelhouse"), "--lock", str(copy / "requirements-runtime.lock"),
-             "--source", str(copy)],
-            check=True, capture_output=True, text=True,
+            [
+                "python3",
+                str(ROLE_FILES / "build_wheelhouse.py"),
+                "--wheelhouse",
+                str(EPHEMERAL / "wheelhouse"),
+                "--lock",
+                str(copy / "requirements-runtime.lock"),
+                "--source",
+                str(copy),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
 
 

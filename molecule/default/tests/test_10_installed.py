@@ -126,7 +126,7 @@ def test_a_prom_file_dropped_into_the_textfile_directory_is_served(host):
     # As a cron job should: write under another name, then rename into place.
     host.check_output(
         f"printf '# HELP molecule_textfile_check Set by the Molecule test.\\n"
-        f"molecule_textfile_check{{source=\"molecule\"}} 42\\n' > {directory}/.check.tmp"
+        f'molecule_textfile_check{{source="molecule"}} 42\\n\' > {directory}/.check.tmp'
         f" && chmod 0644 {directory}/.check.tmp && mv {directory}/.check.tmp {directory}/check.prom"
     )
     try:

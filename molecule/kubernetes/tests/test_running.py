@@ -342,6 +342,6 @@ def test_daemonset_delivers_a_signed_alert_naming_the_node(workload: Workload) -
     assert hmac.compare_digest(headers["x-aiops-signature"], f"sha256={expected}")
     document = json.loads(body)
     assert document["status"] == "firing"
-    assert document["alert"]["labels"]["alertname"] == "MoleculeAlwaysFiring"
-    assert document["alert"]["labels"]["host"] == NODE_NAME
+    assert document["alerts"][0]["labels"]["alertname"] == "MoleculeAlwaysFiring"
+    assert document["alerts"][0]["labels"]["host"] == NODE_NAME
     assert document["agent"]["host"] == NODE_NAME

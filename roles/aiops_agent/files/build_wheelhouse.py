@@ -54,6 +54,11 @@ DEFAULT_SOURCE_DATE_EPOCH = "315532800"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from read_installed import record_digest  # noqa: E402 (beside this script, not a package)
 
+# Installed only where the target has a wheel of the locked version: only basic auth on the
+# agent's endpoints needs bcrypt, and building it from its sdist needs a Rust toolchain that hosts
+# lack. A target without the wheel gets the agent without it (the output's "without" says so).
+WHEEL_ONLY = frozenset({"bcrypt"})
+
 
 def fail(message: str) -> NoReturn:
     print(json.dumps({"failed": True, "msg": message}))
@@ -315,9 +320,13 @@ def fill_target(
     directory = wheelhouse / tag
     runtime = pins_for(locks.runtime_pins, python_version, machine, locks.runtime)
     build = pins_for(locks.build_pins, python_version, machine, locks.build)
+    wheel_only = [pin for pin in runtime if pin.name in WHEEL_ONLY]
+    runtime = [pin for pin in runtime if pin.name not in WHEEL_ONLY]
     stamp = directory / ".requirements-sha256"
     want = hashlib.sha256(
-        (requirements(wheel) + "".join(p.requirement() for p in runtime + build)).encode()
+        (
+            requirements(wheel) + "".join(p.requirement() for p in runtime + wheel_only + build)
+        ).encode()
     ).hexdigest()
     changed = False
     if not (stamp.is_file() and stamp.read_text().strip() == want):
@@ -333,6 +342,8 @@ def fill_target(
         if result.returncode != 0:
             stderr = result.stderr[-3000:]
             fail(f"downloading the locked dependencies for {target} failed:\n{stderr}")
+        for pin in wheel_only:  # one by one: a missing wheel drops that package only
+            download(directory, [pin], python_version, machine, binary_only=True)
         stamp.write_text(want + "\n")
         changed = True
     # The bundle holds the files whose hash the lock lists for this target, and nothing else the
@@ -342,6 +353,7 @@ def fill_target(
     for path in sorted(directory.iterdir()):
         if path.is_file() and not path.name.startswith("."):
             by_hash.setdefault(sha256(path), []).append(path)
+    runtime += [pin for pin in wheel_only if any(h in by_hash for h in pin.hashes)]
     files = {path for pin in runtime for h in pin.hashes for path in by_hash.get(h, [])}
     wheels_for = {
         pin.name
@@ -438,6 +450,7 @@ def main() -> None:
             "sha256": sha256(path),
             "files": sorted([wheel.name, "requirements.txt", *(f.name for f in files)]),
             "pins": {pin.name: pin.version for pin in chosen},
+            "without": sorted(WHEEL_ONLY - {pin.name for pin in chosen}),
         }
         changed |= target_changed
     print(

@@ -8,9 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
-from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import ReceiverSettings
 from aiops_agent.config.types import Secret
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.outcome import Outcome
 
 
@@ -24,12 +24,13 @@ class Context(NamedTuple):
 class Sender:
     """One receiver's delivery. send() runs only in that receiver's delivery thread."""
 
-    max_batch = 1  # events per request
+    max_batch = 1  # notifications per request
+    groups = False  # True: alerts are grouped (grouping.py), each group sent as one notification
     resend_interval: Optional[float] = None  # re-send active alerts this often (Alertmanager)
     resolve_resend_for = 0.0  # ...and resolved ones for this long
     secrets: tuple[str, ...] = ()  # values no error reason may show (set when it is built)
 
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+    def send(self, notifications: Sequence[Notification]) -> Outcome:
         raise NotImplementedError
 
     def close(self) -> None:

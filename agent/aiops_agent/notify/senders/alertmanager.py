@@ -22,6 +22,7 @@ API_PATH = "/api/v2/alerts"
 def payload(
     events: Sequence[AlertEvent], settings: AlertmanagerReceiver, context: Context, now: float
 ) -> list[dict[str, Any]]:
+    """Alertmanager groups alerts itself: each notification holds one alert (groups=False)."""
     base = (settings.external_url or context.agent_url).rstrip("/")
     alerts = []
     for event in events:
@@ -45,8 +46,10 @@ def build(settings: AlertmanagerReceiver, context: Context) -> Sender:
     sender = JsonPostSender(
         settings.url.reveal().rstrip("/") + API_PATH,
         settings.timeout,
-        lambda events: payload(events, settings, context, time.time()),
-        lambda events, body: headers,
+        lambda notifications: payload(
+            [e for n in notifications for e in n.alerts], settings, context, time.time()
+        ),
+        lambda notifications, body: headers,
         max_batch=64,
     )
     sender.resend_interval = settings.resend_interval

@@ -8,11 +8,11 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import EmailReceiver
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.outcome import ACCEPTED, Outcome, dead, retry
 from aiops_agent.notify.senders import Context, Sender
-from aiops_agent.notify.senders.text import body_lines, title
+from aiops_agent.notify.senders.text import group_body_lines, group_title
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -20,19 +20,24 @@ if TYPE_CHECKING:
 IDEMPOTENCY_HEADER = "X-Aiops-Idempotency-Key"
 
 
-def message(event: AlertEvent, settings: EmailReceiver, context: Context) -> EmailMessage:
+def message(notification: Notification, settings: EmailReceiver, context: Context) -> EmailMessage:
+    """One mail per group of alerts."""
     from email.message import EmailMessage  # noqa: PLC0415 - only e-mail receivers need it
     from email.utils import formatdate  # noqa: PLC0415
 
     mail = EmailMessage()
-    mail["Subject"] = title(event, context.hostname)
+    key = notification.idempotency_key()
+    mail["Subject"] = group_title(notification, context.hostname)
     mail["From"] = settings.from_address
     mail["To"] = ", ".join(settings.to)
     mail["Date"] = formatdate(localtime=False)
-    mail["Message-ID"] = f"<{event.idempotency_key()}@{context.hostname or 'aiops-agent'}>"
-    mail[IDEMPOTENCY_HEADER] = event.idempotency_key()
-    mail["X-Aiops-Fingerprint"] = event.fingerprint
-    mail.set_content("\n".join(body_lines(event)) + f"\n\n-- \naiops-agent on {context.hostname}\n")
+    mail["Message-ID"] = f"<{key}@{context.hostname or 'aiops-agent'}>"
+    mail[IDEMPOTENCY_HEADER] = key
+    mail["X-Aiops-Fingerprint"] = ", ".join(event.fingerprint for event in notification.alerts)
+    if notification.group:
+        mail["X-Aiops-Group"] = notification.group
+    lines = group_body_lines(notification, context.hostname)
+    mail.set_content("\n".join(lines) + f"\n\n-- \naiops-agent on {context.hostname}\n")
     return mail
 
 
@@ -43,13 +48,15 @@ class EmailSender(Sender):
         host, _, port = settings.smarthost.rpartition(":")
         self._host, self._port = host.strip("[]"), int(port)
 
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
+    groups = True
+
+    def send(self, notifications: Sequence[Notification]) -> Outcome:
         import smtplib  # noqa: PLC0415 - only e-mail receivers need it
 
-        (event,) = events
+        (notification,) = notifications
         try:
             with self._connect() as client:
-                refused = client.send_message(message(event, self._settings, self._context))
+                refused = client.send_message(message(notification, self._settings, self._context))
         except smtplib.SMTPNotSupportedError:
             return dead("the server does not offer STARTTLS or AUTH as configured")
         except smtplib.SMTPRecipientsRefused as error:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import LogReceiver
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.outcome import ACCEPTED, Outcome
 from aiops_agent.notify.senders import Context, Sender
 from aiops_agent.notify.senders.text import alert_name, format_time
@@ -22,8 +22,9 @@ class LogSender(Sender):
         self._level = logging.getLevelName(settings.level.upper())
         self._context = context
 
-    def send(self, events: Sequence[AlertEvent]) -> Outcome:
-        for event in events:
+    def send(self, notifications: Sequence[Notification]) -> Outcome:
+        """One line per alert: log lines are read one by one, and grep finds each alert."""
+        for event in (event for n in notifications for event in n.alerts):
             firing = event.status == "firing"
             fields = {
                 "alertname": alert_name(event),

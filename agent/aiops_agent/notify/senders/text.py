@@ -6,9 +6,21 @@ import math
 from typing import Optional
 
 from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
+from aiops_agent.base.processes import ProcessSummary, union
 from aiops_agent.base.timefmt import format_time
+from aiops_agent.notify.grouping import Notification
 
-__all__ = ["alert_name", "body_lines", "format_time", "json_value", "severity", "title"]
+__all__ = [
+    "alert_name",
+    "body_lines",
+    "format_time",
+    "group_body_lines",
+    "group_title",
+    "json_value",
+    "severity",
+    "shared_processes",
+    "title",
+]
 
 
 def alert_name(event: AlertEvent) -> str:
@@ -45,7 +57,44 @@ def body_lines(event: AlertEvent) -> list[str]:
     if event.ends_at is not None:
         lines.append(f"Ended: {format_time(event.ends_at)}")
     lines += ["", "Labels:"] + [f"  {k} = {v}" for k, v in sorted(event.labels.items())]
-    extra = {k: v for k, v in event.annotations.items() if k not in ("summary", "description")}
+    shown = ("summary", "description", "top_processes")
+    extra = {k: v for k, v in event.annotations.items() if k not in shown}
     if extra:
         lines += ["Annotations:"] + [f"  {k} = {v}" for k, v in sorted(extra.items())]
+    if event.processes:
+        lines += ["", f"Top processes ({event.context}):"]
+        lines += [f"  {process.describe(event.context)}" for process in event.processes]
     return lines
+
+
+def shared_processes(notification: Notification) -> tuple[ProcessSummary, ...]:
+    """The top processes of a group's firing alerts, each PID once, in the alerts' order."""
+    return union(a.processes for a in notification.alerts if a.status == "firing")
+
+
+def group_title(notification: Notification, hostname: str) -> str:
+    """One line for a group: an alert alone reads as title() does; several read
+    '[FIRING:2] HighCPU, HighLoad on web-1 (1 resolved)', firing alerts counted."""
+    alerts = notification.alerts
+    if len(alerts) == 1:
+        return title(alerts[0], hostname)
+    firing = [a for a in alerts if a.status == "firing"]
+    names = list(dict.fromkeys(alert_name(a) for a in (firing or alerts)))
+    hosts = {a.labels.get("host") or hostname for a in alerts}
+    host = notification.labels.get("host") or (hosts.pop() if len(hosts) == 1 else hostname)
+    if not firing:
+        return f"[RESOLVED:{len(alerts)}] {', '.join(names)} on {host}"
+    resolved = len(alerts) - len(firing)
+    text = f"[FIRING:{len(firing)}] {', '.join(names)} on {host}"
+    return f"{text} ({resolved} resolved)" if resolved else text
+
+
+def group_body_lines(notification: Notification, hostname: str) -> list[str]:
+    """body_lines() of each alert, each under its title when there are several."""
+    alerts = notification.alerts
+    if len(alerts) == 1:
+        return body_lines(alerts[0])
+    lines: list[str] = []
+    for alert in alerts:
+        lines += [title(alert, hostname), "", *body_lines(alert), "", "-" * 8]
+    return lines[:-2]

@@ -12,25 +12,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
 from aiops_agent import __version__
-from aiops_agent.base.events import AlertEvent
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.outcome import Outcome, dead, from_status, retry
 from aiops_agent.notify.senders import Sender
 
 USER_AGENT = f"aiops-agent/{__version__}"
 MAX_BODY = 64 << 10  # bytes of an answer read; receivers answer with a few bytes of status
 
-Events = Sequence[AlertEvent]
+Notifications = Sequence[Notification]
 
 
 class JsonPostSender(Sender):
-    """POST document(events), serialised, to `url` with headers(events, body)."""
+    """POST document(notifications), serialised, to `url` with headers(notifications, body)."""
 
     def __init__(
         self,
         url: str,
         timeout: float,
-        document: Callable[[Events], Any],
-        headers: Callable[[Events, bytes], dict[str, str]],
+        document: Callable[[Notifications], Any],
+        headers: Callable[[Notifications, bytes], dict[str, str]],
         max_batch: int = 1,
     ) -> None:
         self._url = url
@@ -39,18 +39,18 @@ class JsonPostSender(Sender):
         self._http = HttpPoster(timeout)
         self.max_batch = max_batch
 
-    def send(self, events: Events) -> Outcome:
-        body = dumps(self._document(events))
-        return self._http.post(self._url, body, self._headers(events, body))
+    def send(self, notifications: Notifications) -> Outcome:
+        body = dumps(self._document(notifications))
+        return self._http.post(self._url, body, self._headers(notifications, body))
 
     def close(self) -> None:
         self._http.close()
 
 
-def idempotency_key(events: Events, body: bytes) -> dict[str, str]:
-    """The headers of a format that sends one event per request and no others of its own."""
-    (event,) = events
-    return {"Idempotency-Key": event.idempotency_key()}
+def idempotency_key(notifications: Notifications, body: bytes) -> dict[str, str]:
+    """The headers of a format that sends one notification per request and no others."""
+    (notification,) = notifications
+    return {"Idempotency-Key": notification.idempotency_key()}
 
 
 class HttpPoster:

@@ -1,7 +1,8 @@
-"""The generic webhook: a versioned JSON document per notification (docs/webhook-schema.json),
-optionally signed with an HMAC so the receiver can check who sent it (and, with the default
-signature, when). The signature's header, digest and input are configurable, so receivers such as
-Event-Driven Ansible's webhook source verify it without an adapter."""
+"""The generic webhook: a versioned JSON document per notification, i.e. per group of alerts
+(docs/webhook-schema.json), optionally signed with an HMAC so the receiver can check who sent it
+(and, with the default signature, when). The signature's header, digest and input are
+configurable, so receivers such as Event-Driven Ansible's webhook source verify it without an
+adapter."""
 
 from __future__ import annotations
 
@@ -12,31 +13,48 @@ from typing import Any
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import WebhookReceiver, WebhookSignature
+from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.senders import Context, Sender
-from aiops_agent.notify.senders.text import format_time, json_value
-from aiops_agent.notify.senders.transport import Events, JsonPostSender
+from aiops_agent.notify.senders.text import format_time, json_value, shared_processes
+from aiops_agent.notify.senders.transport import JsonPostSender, Notifications
 
-SCHEMA_VERSION = "1"
+# 2: a notification per group of alerts ("group", "alerts"), each alert with its process context
+# ("context", "processes"), and the group's top processes ("processes").
+SCHEMA_VERSION = "2"
 TIMESTAMP_HEADER = "X-Aiops-Timestamp"
 
 
-def payload(event: AlertEvent, context: Context) -> dict[str, Any]:
+def alert_document(event: AlertEvent) -> dict[str, Any]:
+    """One alert of a notification, with every field it carries, its process context included."""
+    return {
+        "fingerprint": event.fingerprint,
+        "status": event.status,
+        "labels": event.labels,
+        "annotations": event.annotations,
+        "starts_at": format_time(event.starts_at),
+        "ends_at": None if event.ends_at is None else format_time(event.ends_at),
+        "value": json_value(event.value),
+        "generator": event.generator,
+        "sequence": event.sequence,
+        "context": event.context,
+        "processes": [process.as_json() for process in event.processes],
+    }
+
+
+def payload(notification: Notification, context: Context) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
-        "idempotency_key": event.idempotency_key(),
+        "idempotency_key": notification.idempotency_key(),
         "receiver": context.receiver,
-        "status": event.status,
-        "alert": {
-            "fingerprint": event.fingerprint,
-            "status": event.status,
-            "labels": event.labels,
-            "annotations": event.annotations,
-            "starts_at": format_time(event.starts_at),
-            "ends_at": None if event.ends_at is None else format_time(event.ends_at),
-            "value": json_value(event.value),
-            "generator": event.generator,
-            "sequence": event.sequence,
+        "status": notification.status,
+        "group": {
+            "key": notification.group,
+            "labels": notification.labels,
+            "sequence": notification.sequence,
         },
+        "alerts": [alert_document(event) for event in notification.alerts],
+        # The firing alerts' top processes, each PID once: what the incident has in common.
+        "processes": [process.as_json() for process in shared_processes(notification)],
         "agent": {"host": context.hostname, "url": context.agent_url, "version": context.version},
     }
 
@@ -63,15 +81,20 @@ def signature_headers(settings: WebhookSignature, secret: bytes, body: bytes) ->
 
 
 def build(settings: WebhookReceiver, context: Context) -> Sender:
-    def headers(events: Events, body: bytes) -> dict[str, str]:
-        (event,) = events
+    def headers(notifications: Notifications, body: bytes) -> dict[str, str]:
+        (notification,) = notifications
         chosen = {name: value.reveal() for name, value in settings.headers.items()}
-        chosen["Idempotency-Key"] = event.idempotency_key()
+        chosen["Idempotency-Key"] = notification.idempotency_key()
         if settings.hmac_secret:
             secret = settings.hmac_secret.reveal().encode()
             chosen.update(signature_headers(settings.signature, secret, body))
         return chosen
 
-    return JsonPostSender(
-        settings.url.reveal(), settings.timeout, lambda events: payload(events[0], context), headers
+    sender = JsonPostSender(
+        settings.url.reveal(),
+        settings.timeout,
+        lambda notifications: payload(notifications[0], context),
+        headers,
     )
+    sender.groups = True
+    return sender

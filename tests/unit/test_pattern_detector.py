@@ -1,0 +1,225 @@
+"""Properties of the pattern-memory anomaly detector (agent/aiops_agent/detection/pattern.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "agent"))
+
+from aiops_agent.detection.boxes import BoxMemory
+from aiops_agent.detection.pattern import PatternDetector
+
+STATE_BUDGET = 16 * 1024  # bytes of state per series (issue 16)
+
+
+def shapes() -> dict[str, Callable[[int, random.Random], float]]:
+    """Series shapes that stress different parts of the state."""
+    walk = [0.0]
+
+    def random_walk(i: int, rng: random.Random) -> float:
+        # The range keeps growing: every new extreme re-scales the stored boxes.
+        walk[0] += rng.gauss(0.0, 1.0)
+        return walk[0]
+
+    return {
+        "noise": lambda i, rng: rng.gauss(50.0, 5.0),
+        "daily": lambda i, rng: 40.0 * math.sin(i * 2 * math.pi / 288) + rng.gauss(0.0, 2.0),
+        "steps": lambda i, rng: float((i // 700) % 5) * 10.0 + rng.random(),
+        "spikes": lambda i, rng: 1e6 if rng.random() < 0.01 else rng.random(),
+        "counter": lambda i, rng: i * 1e3 + rng.random(),
+        "random_walk": random_walk,
+        "huge": lambda i, rng: rng.choice((1e308, -1e308, 0.0, 1e-300)),
+    }
+
+
+def series(shape: str, n: int, seed: int = 1) -> list[float]:
+    rng = random.Random(seed)
+    make = shapes()[shape]
+    return [make(i, rng) for i in range(n)]
+
+
+def feed(det: PatternDetector, values: list[float], t0: int = 0) -> list[float]:
+    return [det.update(300.0 * (t0 + i), v) for i, v in enumerate(values)]
+
+
+def deep_size(obj: object, seen: set[int] | None = None) -> int:
+    """Bytes held by obj and everything reachable through its slots and containers."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    size = sys.getsizeof(obj)
+    if isinstance(obj, (PatternDetector, BoxMemory)):
+        size += sum(deep_size(getattr(obj, s), seen) for s in type(obj).__slots__)
+    elif isinstance(obj, (list, tuple)):
+        size += sum(deep_size(item, seen) for item in obj)
+    return size
+
+
+@pytest.mark.parametrize("shape", sorted(shapes()))
+def test_state_stays_bounded_after_100k_samples(shape: str) -> None:
+    # stride 5 keeps the test fast while still running 20000 evaluations, far more than
+    # the memory's capacity, so every box has been replaced many times.
+    det = PatternDetector(stride=5)
+    feed(det, series(shape, 100_000))
+    assert deep_size(det) <= STATE_BUDGET
+    saved = det.to_state()
+    assert len(json.dumps(saved, allow_nan=False)) <= 2 * STATE_BUDGET
+    assert len(saved["memory"]["lo"]) == len(PatternDetector(stride=5).to_state()["memory"]["lo"])
+
+
+def test_tracemalloc_bytes_per_series_within_budget() -> None:
+    feed(PatternDetector(), series("daily", 2000))  # shared lookup tables allocated first
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        dets = [PatternDetector(warmup=20) for _ in range(2)]
+        for k, det in enumerate(dets):
+            feed(det, series("daily", 1000, seed=k))
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(dets)
+    finally:
+        tracemalloc.stop()
+    assert held <= STATE_BUDGET
+
+
+@pytest.mark.parametrize("shape", ["daily", "steps", "random_walk"])
+def test_no_look_ahead(shape: str) -> None:
+    values = series(shape, 4000)
+    cut = 2500
+    other = values[:cut] + series("spikes", len(values) - cut, seed=9)
+    first = feed(PatternDetector(), values)
+    second = feed(PatternDetector(), other)
+    assert first[:cut] == second[:cut]
+    assert first[cut:] != second[cut:]  # the tails really differ, so the check is not vacuous
+
+
+@pytest.mark.parametrize(("shape", "stride"), [("daily", 1), ("steps", 7)])
+def test_persistence_round_trip_gives_identical_later_scores(shape: str, stride: int) -> None:
+    values = series(shape, 6000)
+    original = PatternDetector(stride=stride)
+    # Save where a score is being held between evaluations (mid-bucket for stride 7),
+    # so that everything in flight must survive the round trip.
+    cut = 3000
+    feed(original, values[:cut])
+    while True:
+        score = original.update(300.0 * cut, values[cut])
+        cut += 1
+        if score > 0.0 and (stride == 1 or cut % stride != 0):
+            break
+    # Through JSON text, as the agent would store it.
+    saved = json.loads(json.dumps(original.to_state(), allow_nan=False))
+    resumed = PatternDetector.from_state(saved, stride=stride)
+    assert feed(resumed, values[cut:], cut) == feed(original, values[cut:], cut)
+    assert resumed.to_state() == original.to_state()
+
+
+def test_from_state_rejects_other_sizes_and_corruption() -> None:
+    det = PatternDetector()
+    feed(det, series("daily", 500))
+    saved = det.to_state()
+    with pytest.raises(ValueError, match="sizes"):
+        PatternDetector.from_state(saved, capacity=128)
+    bad = json.loads(json.dumps(saved))
+    bad["novelty"][1] = 10_000
+    with pytest.raises(ValueError, match="count out of range"):
+        PatternDetector.from_state(bad)
+    bad = json.loads(json.dumps(saved))
+    del bad["ring"]
+    with pytest.raises(ValueError, match="malformed"):
+        PatternDetector.from_state(bad)
+
+
+def test_non_finite_values_score_zero_and_leave_state_untouched() -> None:
+    det = PatternDetector()
+    feed(det, series("daily", 1000))
+    before = det.to_state()
+    for bad in (math.nan, math.inf, -math.inf, "x", None):
+        assert det.update(0.0, bad) == 0.0  # type: ignore[arg-type]
+    assert det.to_state() == before
+
+
+def test_huge_and_tiny_values_keep_state_finite() -> None:
+    det = PatternDetector(warmup=20)
+    scores = feed(det, [*series("huge", 5000), 1e-320, -1e-320, 5e307])
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    json.dumps(det.to_state(), allow_nan=False)  # raises if anything became inf or NaN
+
+
+def test_gaps_and_backwards_timestamps_do_not_change_scores() -> None:
+    values = series("daily", 3000)
+    regular = feed(PatternDetector(), values)
+    det = PatternDetector()
+    # A 10-day gap, then a duplicate and a backwards timestamp.
+    stamps = [300.0 * i + (864_000.0 if i > 1000 else 0.0) for i in range(len(values))]
+    stamps[2000], stamps[2001] = stamps[1999], stamps[1998]
+    assert [det.update(t, v) for t, v in zip(stamps, values)] == regular
+
+
+def test_constant_series_never_scores() -> None:
+    assert max(feed(PatternDetector(), [7.0] * 5000)) == 0.0
+
+
+@pytest.mark.parametrize("shape", sorted(shapes()))
+def test_scores_are_in_unit_interval(shape: str) -> None:
+    scores = feed(PatternDetector(warmup=20), series(shape, 5000))
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert all(isinstance(s, float) for s in scores)
+
+
+def test_warmup_scores_zero_then_ready() -> None:
+    det = PatternDetector(warmup=100)
+    wild = [0.0, 1e6, -1e6] * 33
+    assert max(feed(det, wild)) == 0.0
+    assert not det.ready
+    feed(det, [0.0, 1.0])
+    assert det.ready
+
+
+def test_pattern_break_inside_the_range_scores_high() -> None:
+    # A daily cycle, then a flat stretch at mid-level: no value leaves the learned range,
+    # so only the pattern memory can notice it.
+    det = PatternDetector()
+    normal = feed(det, series("daily", 288 * 10))
+    flat = feed(det, [0.0] * 60, 288 * 10)
+    assert max(normal[288 * 2 :]) < max(flat)
+    assert max(flat) >= 0.3
+
+
+def test_spike_beyond_range_scores_near_one_then_holdoff() -> None:
+    det = PatternDetector()
+    feed(det, series("daily", 3000))
+    assert det.update(0.0, 500.0) >= 0.99
+    # One incident, one alert: the following samples are silenced by the holdoff.
+    assert max(feed(det, [600.0] * 20)) == 0.0
+
+
+def test_for_interval_keeps_durations() -> None:
+    fast = PatternDetector.for_interval(15.0)
+    assert fast.to_state()["shape"] == PatternDetector().to_state()["shape"]
+    # 150 evaluations of warm-up at one per 20 samples (5 minutes at 15 s).
+    feed(fast, series("daily", 150 * 20 - 1))
+    assert not fast.ready
+    feed(fast, [0.0])
+    assert fast.ready
+    with pytest.raises(ValueError):
+        PatternDetector.for_interval(0.0)
+
+
+def test_box_memory_replaces_least_recently_used_when_full() -> None:
+    memory = BoxMemory(2, 2)
+    memory.insert([10, 10])
+    memory.insert([100, 100])
+    memory.expand(0, [12, 12])  # box 0 used last, so box 1 is the one to replace
+    memory.insert([50, 50])
+    assert len(memory) == 2
+    assert memory.nearest([50, 50]) == (0, 1)
+    # Box 0 grew to [10, 12] on both features: 12 - 11 + 11 - 10 per feature.
+    assert memory.nearest([11, 11]) == (4, 0)
