@@ -707,7 +707,6 @@ in-process (or a config change), next to the unchanged agent through the same wr
 """
 
 
-<<<<<<< HEAD
 def only_fleet() -> int:
     """Rewrite the fleet section of RESULTS.md alone (`make -C bench fleet` on its own)."""
     text = RESULTS.read_text()
@@ -716,7 +715,8 @@ def only_fleet() -> int:
     RESULTS.write_text(text[:start] + fleet_section(load("fleet.json")) + "\n" + text[end:])
     bl.log(f"wrote the fleet section of {RESULTS}")
     return 0
-=======
+
+
 def processes_section(doc: Optional[dict[str, Any]]) -> str:
     head = "## Process layer: top view and process groups vs process-exporter\n"
     if not doc:
@@ -755,7 +755,6 @@ def processes_section(doc: Optional[dict[str, Any]]) -> str:
                 f"{row['groups']} |"
             )
     return "\n".join(lines) + "\n"
->>>>>>> main
 
 
 def main() -> int:
