@@ -499,6 +499,7 @@ the two roles run in alternating order). Machine shared with other jobs: read ra
 Slowest tasks of the last aiops re-run (profile_tasks):
 
 {slowest}
+{doc.get("note", "")}
 """
 
 
