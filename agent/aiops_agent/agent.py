@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from aiops_agent import __version__
 from aiops_agent.base import logs
@@ -18,7 +18,13 @@ from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily, Snapshot
 from aiops_agent.base.naming import host_name
-from aiops_agent.collectors import Collector, build_collectors, collect_once
+from aiops_agent.collectors import (
+    Collector,
+    build_collectors,
+    collect_once,
+    new_process_table,
+    wants_process_groups,
+)
 from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.config.keys import restart_changes
@@ -31,6 +37,9 @@ from aiops_agent.selfmetrics import LoopStats, ProcessMetrics, basic_auth_famili
 from aiops_agent.statedir import StateDirProbe
 from aiops_agent.systemd import Notifier
 from aiops_agent.webconfig import Exposure, WebSecurity, exposure, load_security
+
+if TYPE_CHECKING:
+    from aiops_agent.collectors.proctable import ProcessTable
 
 log = logging.getLogger("aiops_agent")
 
@@ -78,7 +87,7 @@ class Agent:
         self.state_dir = config.agent.state_dir or default_state_dir()
         self._prepare_state_dir()
         self._state_probe = StateDirProbe(self.state_dir)
-        self._collectors = self._build_collectors(config)
+        self._collectors, self._processes = self._build_collectors(config)
         self.endpoints = Endpoints(
             self._page,
             self.health,
@@ -165,8 +174,16 @@ class Agent:
                 extra={"state_dir": self.state_dir, "error": error.strerror},
             )
 
-    def _build_collectors(self, config: Config) -> list[Collector]:
-        return build_collectors(config.collectors, HostPaths.under(config.agent.host_root))
+    def _build_collectors(self, config: Config) -> tuple[list[Collector], Optional[ProcessTable]]:
+        """The collectors, and the process table behind the top-processes view (None with
+        processes.enabled off), whose pass the process groups share."""
+        host = HostPaths.under(config.agent.host_root)
+        table = None
+        if config.processes.enabled:
+            table = new_process_table(config.processes, config.collectors, host)
+        # Process groups are series a scraper rates: they need a pass every collection.
+        every = 0.0 if wants_process_groups(config.collectors) else float(config.processes.interval)
+        return build_collectors(config.collectors, host, table, refresh_every=every), table
 
     def public_url(self) -> str:
         """The base URL others reach this agent by: with the port the server bound (the
@@ -200,11 +217,13 @@ class Agent:
             # Re-read even when the path is unchanged: renewed certificates, changed users.
             web = load_security(new, self.config_path)
             collectors = self._collectors
-            if (new.collectors, new.agent.host_root) != (
+            processes = self._processes
+            if (new.collectors, new.agent.host_root, new.processes) != (
                 self.config.collectors,
                 self.config.agent.host_root,
+                self.config.processes,
             ):
-                collectors = self._build_collectors(new)
+                collectors, processes = self._build_collectors(new)
             self._apply_http(new, web)
         except ConfigError as error:
             self._reject("reload rejected; the previous configuration stays in effect", error)
@@ -227,6 +246,7 @@ class Agent:
             log.exception("reload failed; the previous configuration stays in effect")
         else:
             old, self.config, self._collectors = self.config, new, collectors
+            self._processes = processes
             failed = self.plugins.reconfigure(new, old)
             self.endpoints.set_plugin_routes(self.plugins.routes())
             if self._logging(new) != self._logging(old):
@@ -304,7 +324,10 @@ class Agent:
             self._errors_log,
             self.config.metrics.node_exporter_names,
         )
-        self.plugins.on_snapshot(Snapshot(wall, self._host_families))
+        view = None
+        if self._processes is not None and self.stats.collectors["process_table"].success:
+            view = self._processes.view(self.config.processes.top, wall)
+        self.plugins.on_snapshot(Snapshot(wall, self._host_families, view))
         self.stats.cycle_seconds = time.perf_counter() - started
         self.stats.collections += 1
         self._last_collection_monotonic = time.monotonic()

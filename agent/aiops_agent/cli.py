@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("--once", action="store_true", help="collect once and exit (the default)")
     collect.add_argument("--format", choices=("prometheus", "json"), default="prometheus")
+    top = commands.add_parser(
+        "top",
+        parents=[common],
+        help="the top processes, as alerts carry them, read on this host (not via the API)",
+    )
+    top.add_argument("--once", action="store_true", help="print one view and exit")
+    top.add_argument(
+        "--sort",
+        choices=("cpu", "memory", "io", "write", "fds", "forks"),
+        default="cpu",
+        help="ranking (default cpu)",
+    )
+    top.add_argument("-n", "--top", type=int, help="processes shown (default processes.top)")
+    top.add_argument("--delay", type=float, default=2.0, help="seconds between passes (default 2)")
     commands.add_parser(
         "example-config", help="print the annotated example configuration (every key, default)"
     )
@@ -137,6 +151,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.getLogger("aiops_agent").log(level, notice.message)
     if args.command == "collect":
         return _collect(config, args.format)
+    if args.command == "top":
+        from aiops_agent.topview import run_top  # noqa: PLC0415
+
+        if args.delay <= 0 or (args.top is not None and args.top < 1):
+            print("aiops-agent top: --delay and --top must be positive", file=sys.stderr)
+            return EXIT_CONFIG
+        return run_top(
+            config, args.sort, args.top or config.processes.top, args.delay, once=args.once
+        )
     return _run(config, args.config, (args.log_level, args.log_format))
 
 

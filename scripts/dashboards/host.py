@@ -191,11 +191,14 @@ def build() -> dashboard.Dashboard:
                     graph(
                         "Process groups: memory",
                         "Resident memory of each named group of processes "
-                        "(collectors.process_groups.groups; empty until groups are configured).",
+                        "(collectors.process_groups.process_names; empty until groups are "
+                        "configured).",
                         [
                             query(
-                                f"aiops_agent_process_group_resident_memory_bytes{{{HOST}}}",
-                                "{{group}}",
+                                'namedprocess_namegroup_memory_bytes{memtype="resident", '
+                                + HOST
+                                + "}",
+                                "{{groupname}}",
                             )
                         ],
                         unit="bytes",
@@ -203,7 +206,7 @@ def build() -> dashboard.Dashboard:
                     graph(
                         "Process groups: processes",
                         "Processes in each named group; 0 when a group's processes are gone.",
-                        [query(f"aiops_agent_process_group_processes{{{HOST}}}", "{{group}}")],
+                        [query(f"namedprocess_namegroup_num_procs{{{HOST}}}", "{{groupname}}")],
                     ),
                 ],
             )

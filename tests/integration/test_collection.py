@@ -28,6 +28,8 @@ REQUIRED = [
     "README.md",
     "roles/aiops_agent/tasks/main.yml",
     "roles/aiops_agent/files/build_wheelhouse.py",
+    # build_wheelhouse.py imports it, and the role runs it on every host.
+    "roles/aiops_agent/files/read_installed.py",
     "roles/aiops_agent_config/templates/config.yaml.j2",
     "roles/aiops_k8s/tasks/main.yml",
     "roles/aiops_remediation/tasks/main.yml",

@@ -42,7 +42,9 @@ WINDOW = 60.0  # seconds of range queries, as a short dashboard time range
 
 COMMON = {
     "detection": {"baselines": {"warmup": 3}},
-    "collectors": {"process_groups": {"groups": {"python": {"comm": "python.*"}}}},
+    "collectors": {
+        "process_groups": {"process_names": [{"name": "python", "cmdline": ["python"]}]}
+    },
 }
 
 

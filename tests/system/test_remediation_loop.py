@@ -76,7 +76,10 @@ def agent_settings(url: str, secret: str) -> dict[str, Any]:
         "aiops_agent_config_extra": {
             "collectors": {
                 "process_groups": {
-                    "groups": {"demo": {"comm": "aiops-demo"}, "hog": {"cmdline": ".* aiops-hog"}}
+                    "process_names": [
+                        {"name": "demo", "comm": ["aiops-demo"]},
+                        {"name": "hog", "cmdline": [" aiops-hog$"]},
+                    ]
                 }
             },
             "detection": {
@@ -89,15 +92,15 @@ def agent_settings(url: str, secret: str) -> dict[str, Any]:
                     },
                     {
                         "name": "DemoDown",
-                        "metric": "aiops_agent_process_group_processes",
-                        "matchers": ['group="demo"'],
+                        "metric": "namedprocess_namegroup_num_procs",
+                        "matchers": ['groupname="demo"'],
                         "direction": "below",
                         "critical": 1,
                     },
                     {
                         "name": "HogMemory",
-                        "metric": "aiops_agent_process_group_resident_memory_bytes",
-                        "matchers": ['group="hog"'],
+                        "metric": "namedprocess_namegroup_memory_bytes",
+                        "matchers": ['groupname="hog"', 'memtype="resident"'],
                         "critical": 48_000_000,
                     },
                 ]
@@ -203,8 +206,11 @@ def alert_document(host: str, alertname: str, key: str, **labels: str) -> bytes:
                 "value": 1.0,
                 "generator": alertname,
                 "sequence": 1,
+                "context": "",
+                "processes": [],
             }
         ],
+        "processes": [],
         "agent": {"host": host, "url": f"http://{host}:9877", "version": "0.1.0"},
     }
     return json.dumps(document).encode()
@@ -421,7 +427,7 @@ def test_the_kill_switch_refuses_every_action(loop: Loop) -> None:
 
 
 def test_a_host_outside_the_inventory_gets_nothing_and_is_reported(loop: Loop) -> None:
-    body = alert_document("ghost-9", "DemoDown", secrets.token_hex(16), group="demo")
+    body = alert_document("ghost-9", "DemoDown", secrets.token_hex(16), groupname="demo")
     answer = loop.post(body, sign(loop.secret, body))
     assert answer.status_code == 200
     message = "DemoDown from host ghost-9, which is not in the inventory: nothing done"
@@ -431,8 +437,8 @@ def test_a_host_outside_the_inventory_gets_nothing_and_is_reported(loop: Loop) -
 
 def test_forged_and_unsigned_webhooks_are_refused(loop: Loop) -> None:
     forged_key, unsigned_key = secrets.token_hex(16), secrets.token_hex(16)
-    forged = alert_document(WEB1, "DemoDown", forged_key, group="demo")
-    unsigned = alert_document(WEB1, "DemoDown", unsigned_key, group="demo")
+    forged = alert_document(WEB1, "DemoDown", forged_key, groupname="demo")
+    unsigned = alert_document(WEB1, "DemoDown", unsigned_key, groupname="demo")
     answers = {
         "forged": loop.post(forged, sign("not-the-secret", forged)),
         "unsigned": loop.post(unsigned, {"Content-Type": "application/json"}),
@@ -442,7 +448,7 @@ def test_forged_and_unsigned_webhooks_are_refused(loop: Loop) -> None:
     assert answers["unsigned"].text == "Signature header not found"
     # Events are handled in order: once a later, signed one has been seen, the refused ones
     # would have been too.
-    marker = alert_document("ghost-10", "DemoDown", secrets.token_hex(16), group="demo")
+    marker = alert_document("ghost-10", "DemoDown", secrets.token_hex(16), groupname="demo")
     assert loop.post(marker, sign(loop.secret, marker)).status_code == 200
     loop.wait(
         "the marker event",

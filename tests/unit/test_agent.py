@@ -171,3 +171,23 @@ def test_plugins_link_back_to_the_bound_port_by_host_name_and_scheme(
     write(config_path, "h1", http={"web_config_file": str(web)})
     agent.reload()
     assert agent.public_url() == f"https://h1:{port}"
+
+
+def test_a_reload_switches_the_process_view_and_groups(agent: Agent, config_path: Path) -> None:
+    """The process table follows processes.* and the groups at reload: off, nothing is scanned
+    and no view reaches the plugins; on again, a view after the cycle."""
+    seen: list[Any] = []
+    agent.plugins.on_snapshot = lambda snapshot: seen.append(snapshot.processes)  # type: ignore[method-assign]
+    agent.cycle()
+    assert seen[-1] is not None and seen[-1].processes > 0
+    write(config_path, "h1", processes={"enabled": False})
+    agent.reload()
+    agent.cycle()
+    assert seen[-1] is None
+    assert "aiops_agent_process_table_processes" not in page(agent)
+    groups = {"process_groups": {"process_names": [{"name": "me", "cmdline": ["."]}]}}
+    write(config_path, "h1", processes={"enabled": False}, collectors=groups)
+    agent.reload()
+    agent.cycle()
+    assert seen[-1] is None  # groups alone: a table for them, no view
+    assert value(agent, "namedprocess_namegroup_num_procs", groupname="me") > 0

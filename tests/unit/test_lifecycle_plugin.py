@@ -13,8 +13,10 @@ import pytest
 
 from aiops_agent.alerting.plugin import AlertingPlugin, alert_instance, create
 from aiops_agent.base.listen import ListenAddress
-from aiops_agent.base.model import MetricFamily, Snapshot
+from aiops_agent.base.model import MetricFamily, Sample, Snapshot
+from aiops_agent.base.processes import ProcessSummary, ProcessView, resource_of_series, union
 from aiops_agent.config import Config
+from aiops_agent.config.alerting_schema import DEFAULT_RULES
 from aiops_agent.plugins import AgentContext, Request
 from tests.helpers.alerting import FakeSink, config_from, context, host_families
 
@@ -232,3 +234,72 @@ def test_api_silence_mutes_the_next_evaluation_and_survives_restart(tmp_path: Pa
     assert sink2.events == []
     (alert,) = json.loads(call(again, "GET", "/api/v1/alerts")[1])["data"]["alerts"]
     assert alert["state"] == "firing" and len(alert["silencedBy"]) == 1
+
+
+def process(pid: int, name: str, cpu: float = 0.0, rss: int = 0) -> ProcessSummary:
+    return ProcessSummary(pid, name, "alice", f"/bin/{name}", cpu, rss, 0, 0.0, 0.0, 3, 0, False)
+
+
+def view_at(now: float) -> ProcessView:
+    rankings = {
+        "cpu": (process(10, "hog", cpu=1.9), process(11, "idle", cpu=0.1)),
+        "memory": (process(20, "eater", rss=900 << 20),),
+    }
+    return ProcessView(now, 2, rankings)
+
+
+def test_a_firing_alert_carries_the_top_processes_of_its_rules_context(tmp_path: Path) -> None:
+    rules = [
+        {"name": "Busy", "metric": "aiops_agent_cpu_utilization_ratio", "warning": 0.5,
+         "context": "cpu"},
+        {"name": "NoContext", "metric": "aiops_agent_cpu_utilization_ratio", "warning": 0.5},
+    ]  # fmt: skip
+    plugin, sink = make_plugin(tmp_path, {"detection": {"rules": rules}})
+    plugin.on_snapshot(Snapshot(1000.0, host_families(cpu=0.9), view_at(1000.0)))
+    events = {e.labels["alertname"]: e for e in sink.events}
+    busy = events["Busy"]
+    assert (busy.context, [p.pid for p in busy.processes]) == ("cpu", [10, 11])
+    assert busy.annotations["top_processes"].startswith("pid 10 hog (alice): 1.90 CPU cores")
+    assert (events["NoContext"].context, events["NoContext"].processes) == ("", ())
+    assert "top_processes" not in events["NoContext"].annotations
+    status, body = call(plugin, "GET", "/api/v1/alerts")
+    assert status == 200
+    shown = {a["labels"]["alertname"]: a for a in json.loads(body)["data"]["alerts"]}
+    assert shown["Busy"]["context"] == "cpu"
+    assert [p["name"] for p in shown["Busy"]["processes"]] == ["hog", "idle"]
+    plugin.on_snapshot(Snapshot(1001.0, host_families(cpu=0.1), view_at(1001.0)))
+    resolved = [e for e in sink.events if e.status == "resolved"]
+    assert resolved and all(e.processes == () for e in resolved)
+
+
+def test_the_union_of_several_alerts_processes_lists_each_pid_once() -> None:
+    hog, idle, eater = process(10, "hog"), process(11, "idle"), process(20, "eater")
+    assert union([(hog, idle), (eater, hog), ()]) == (hog, idle, eater)
+
+
+def test_default_rules_name_their_resource_and_anomalies_follow_their_series() -> None:
+    contexts = {rule.name: rule.context for rule in DEFAULT_RULES}
+    assert contexts["HostCpuSaturation"] == "cpu"
+    assert contexts["HostMemoryPressure"] == "memory"
+    assert contexts["HostFilesystemFillingUp"] == "filesystem"
+    assert contexts["HostAnomalousSeries"] == "series"
+    assert resource_of_series("aiops_agent_memory_utilization_ratio") == "memory"
+    assert resource_of_series("node_disk_written_bytes_total") == "io"
+    assert resource_of_series("node_network_receive_bytes_total") == ""
+
+
+def test_an_anomaly_alert_carries_the_processes_of_its_series_resource(tmp_path: Path) -> None:
+    rule = {"name": "Odd", "metric": "aiops_agent_anomaly_score", "warning": 0.5,
+            "context": "series"}  # fmt: skip
+    # Baselines off: the score family is this test's, not the detector's.
+    detection = {"rules": [rule], "baselines": {"enabled": False}}
+    plugin, sink = make_plugin(tmp_path, {"detection": detection})
+    score = MetricFamily(
+        "aiops_agent_anomaly_score",
+        "gauge",
+        "",
+        [Sample((("series", "aiops_agent_memory_utilization_ratio"),), 0.99)],
+    )
+    plugin.on_snapshot(Snapshot(1000.0, [*host_families(cpu=0.1), score], view_at(1000.0)))
+    (odd,) = [e for e in sink.events if e.labels["alertname"] == "Odd"]
+    assert (odd.context, [p.name for p in odd.processes]) == ("memory", ["eater"])

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from email.utils import formatdate
 from pathlib import Path
 
+import jsonschema
 import requests
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.matchers import parse_matcher
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.config.notify_schema import (
     AlertmanagerReceiver,
     EmailReceiver,
@@ -32,6 +34,7 @@ from aiops_agent.config.types import Duration, Secret
 from aiops_agent.notify.dispatcher import build_sender
 from aiops_agent.notify.grouping import DEFAULT_ROUTE, Grouping, Notification, single
 from aiops_agent.notify.outcome import DEAD, OK, RETRY, Outcome, from_status, parse_retry_after
+from aiops_agent.notify.queue import decode, encode
 from aiops_agent.notify.routing import Router
 from aiops_agent.notify.senders import (
     Context,
@@ -167,9 +170,12 @@ def test_webhook_payload_and_signature() -> None:
                 "value": 4.5,
                 "generator": "high_load",
                 "sequence": 1,
+                "context": "",
+                "processes": [],
             },
             webhook.alert_document(other),
         ],
+        "processes": [],
         "agent": {"host": "testhost", "url": "http://127.0.0.1:9877", "version": "0.1.0"},
     }
     assert webhook.alert_document(other)["value"] == 5.0
@@ -205,6 +211,51 @@ def test_webhook_schema_file_describes_the_payload() -> None:
     assert set(schema["properties"]["group"]["required"]) == set(document["group"])
     alert_schema = schema["properties"]["alerts"]["items"]
     assert set(alert_schema["required"]) == set(document["alerts"][0])
+    with_context = webhook.payload(group(hog_event(), event(alertname="Other")), CONTEXT)
+    process_schema = schema["$defs"]["process"]
+    assert set(process_schema["required"]) == set(with_context["processes"][0])
+    for checked in (document, with_context):
+        jsonschema.validate(checked, schema)
+
+
+HOG = ProcessSummary(4242, "stress", "alice", "stress --cpu 2", 1.97, 1 << 20, 0, 0.0, 0.0, 4, 0,
+                     False)  # fmt: skip
+EATER = ProcessSummary(77, "eater", "bob", "eater", 0.0, 900 << 20, 0, 0.0, 0.0, 4, 0, False)
+
+
+def hog_event(**labels: str) -> AlertEvent:
+    return dataclasses.replace(event(**labels), context="cpu", processes=(HOG,))
+
+
+def test_the_process_context_in_every_payload() -> None:
+    cpu = hog_event()
+    memory = dataclasses.replace(event(alertname="Mem"), context="memory", processes=(EATER, HOG))
+    both = group(cpu, memory)
+    document = webhook.payload(both, CONTEXT)
+    assert [(a["context"], [p["pid"] for p in a["processes"]]) for a in document["alerts"]] == [
+        ("cpu", [4242]),
+        ("memory", [77, 4242]),
+    ]
+    assert [p["pid"] for p in document["processes"]] == [4242, 77]  # the union, each PID once
+    settings = PagerDutyReceiver(routing_key=Secret("rk"))
+    details = pagerduty.payload(both, settings, CONTEXT)["payload"]["custom_details"]
+    assert [p["pid"] for p in details["top_processes"]] == [4242, 77]
+    assert details["alerts"][0]["processes"] == [HOG.as_json()]
+    message = slack.payload(group(cpu), SlackReceiver(url=Secret("http://x")), CONTEXT)
+    fields = message["attachments"][0]["fields"]
+    (top,) = [f for f in fields if f["title"].startswith("Top")]
+    assert top["value"] == "pid 4242 stress (alice): 1.97 CPU cores: stress --cpu 2"
+    settings_mail = EmailReceiver(smarthost="h:25", from_address="x@y", to=["a@b"])
+    mail = email.message(group(cpu), settings_mail, CONTEXT)
+    assert "Top processes (cpu):\n  pid 4242 stress (alice): 1.97 CPU cores" in mail.get_content()
+
+
+def test_an_outbox_row_keeps_the_context_and_an_older_row_still_reads() -> None:
+    fired = hog_event()
+    assert decode(encode(fired)) == fired
+    older = json.loads(encode(event()))
+    del older["context"], older["processes"]  # written before the process context existed
+    assert decode(json.dumps(older)) == event()
 
 
 def test_slack_payload() -> None:

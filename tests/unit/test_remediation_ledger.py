@@ -34,7 +34,11 @@ def params(path: Path, **overrides: Any) -> dict[str, Any]:
         "alert": {
             "idempotency_key": "k1",
             "fingerprint": "f1",
-            "labels": {"alertname": "ProcessGroupDown", "severity": "critical", "group": "demo"},
+            "labels": {
+                "alertname": "ProcessGroupDown",
+                "severity": "critical",
+                "groupname": "demo",
+            },
         },
         "who": "ansible-rulebook ruleset 'r' rule 'x'",
         "dry_run": False,
@@ -49,7 +53,10 @@ def params(path: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def alert(key: str) -> dict[str, Any]:
-    return {"idempotency_key": key, "labels": {"alertname": "ProcessGroupDown", "group": "demo"}}
+    return {
+        "idempotency_key": key,
+        "labels": {"alertname": "ProcessGroupDown", "groupname": "demo"},
+    }
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -89,7 +96,7 @@ def test_records_say_who_what_which_alert_and_result(tmp_path: Path) -> None:
         assert "@" in entry["who"]
         assert entry["alert"]["alertname"] == "ProcessGroupDown"
         assert entry["alert"]["idempotency_key"] == "k1"
-        assert entry["alert"]["labels"]["group"] == "demo"
+        assert entry["alert"]["labels"]["groupname"] == "demo"
     assert finished["time"].startswith("2027-01-15T08:00:05")
 
 

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
 from aiops_agent.base.fingerprint import fingerprint
 from aiops_agent.base.model import Labels, MetricFamily, Sample, gauge
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.base.timefmt import format_time
 from aiops_agent.detection.rules import Level, Rule
 
@@ -34,6 +35,7 @@ class Alert:
     __slots__ = (
         "active_at",
         "annotations",
+        "context",
         "fingerprint",
         "inhibited_by",
         "key",
@@ -41,6 +43,7 @@ class Alert:
         "last_notified",
         "last_seen",
         "notified",
+        "processes",
         "rule_name",
         "sequence",
         "severity",
@@ -63,6 +66,10 @@ class Alert:
         self.value = 0.0
         self.threshold = 0.0
         self.annotations: dict[str, str] = {}
+        # The process context (the rule's `context` resource and its top processes), refreshed
+        # each evaluation by the alerting plugin; not saved across restarts.
+        self.context = ""
+        self.processes: tuple[ProcessSummary, ...] = ()
         self.notified = False  # a firing notification went out and no resolve yet
         self.last_notified = 0.0
         self.sequence = 0
@@ -81,6 +88,8 @@ class Alert:
             value=self.value,
             generator=self.rule_name,
             sequence=self.sequence,
+            context=self.context if status == FIRING else "",
+            processes=self.processes if status == FIRING else (),
         )
 
     def as_json(self) -> dict[str, object]:
@@ -96,6 +105,8 @@ class Alert:
             "generator": self.rule_name,
             "silencedBy": list(self.silenced_by),
             "inhibitedBy": list(self.inhibited_by),
+            "context": self.context,
+            "processes": [process.as_json() for process in self.processes],
         }
 
 
@@ -301,4 +312,6 @@ def _gone(alert: Alert, why: str) -> dict[str, str]:
     summary = alert.annotations.get("summary") or alert.rule_name
     if not summary.startswith(RESOLVED_PREFIX):
         summary = RESOLVED_PREFIX + summary
-    return {**alert.annotations, "summary": summary, "description": why}
+    # The process context describes the firing state: a resolve carries none.
+    kept = {k: v for k, v in alert.annotations.items() if k != "top_processes"}
+    return {**kept, "summary": summary, "description": why}

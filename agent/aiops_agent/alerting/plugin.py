@@ -19,6 +19,7 @@ from aiops_agent.alerting.sinks import Sink, create_sink
 from aiops_agent.base.logs import RateLimitedLog
 from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.base.naming import host_name
+from aiops_agent.base.processes import ProcessView, annotation, resource_of_series
 from aiops_agent.config.schema import Config
 from aiops_agent.detection.anomaly_scores import AnomalyScorer
 from aiops_agent.detection.derived import inodes_used_ratio
@@ -88,6 +89,7 @@ class AlertingPlugin:
             [Rule(s, compat) for s in detection.effective_rules()] if detection.enabled else []
         )
         self._levels = {(rule.name, level.severity) for rule in self.rules for level in rule.levels}
+        self._contexts = {rule.name: rule.settings.context for rule in self.rules}
         baselines = detection.baselines
         if detection.enabled and baselines.enabled:
             if self._baselines is None:
@@ -137,6 +139,7 @@ class AlertingPlugin:
         for rule in self.rules:
             values = self._evaluator.values(rule, index, now)
             self._lifecycle.evaluate(rule, values, now, details)
+        self._attach_context(snapshot.processes)
         if self._lifecycle.dropped > self._dropped_seen:
             self._dropped_seen = self._lifecycle.dropped
             self._errors.error(
@@ -168,6 +171,21 @@ class AlertingPlugin:
         self._alerts_view = [alert.as_json() for alert in self._lifecycle.alerts()]
         self._evaluation_seconds = time.perf_counter() - started
         self._families = derived + self._own_metrics()
+
+    def _attach_context(self, view: Optional[ProcessView]) -> None:
+        """Each alert whose rule names a `context` gets the top processes for that resource
+        (field and top_processes annotation); without a view (processes.enabled off, or the
+        pass failed) it gets none rather than a stale list."""
+        for alert in self._lifecycle.alerts():
+            context = self._contexts.get(alert.rule_name, "")
+            if context == "series":
+                context = resource_of_series(alert.labels.get("series", ""))
+            processes = view.top(context) if view is not None and context else ()
+            alert.context, alert.processes = (context, processes) if processes else ("", ())
+            if processes:
+                alert.annotations["top_processes"] = annotation(context, processes)
+            else:
+                alert.annotations.pop("top_processes", None)
 
     def metrics(self) -> list[MetricFamily]:
         families = list(self._families)

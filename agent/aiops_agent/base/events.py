@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from aiops_agent.base.processes import ProcessSummary
+
 # Starts the summary of a resolved notification unless the rule words its own (resolved_summary).
 RESOLVED_PREFIX = "Resolved: "
 
@@ -21,6 +23,11 @@ class AlertEvent:
     value: float
     generator: str  # rule name
     sequence: int  # increases with each notification of this alert (firing=1.., repeat, resolve)
+    # The process context of a firing notification: the resource its rule names (rule key
+    # `context`) and the top processes for it at that collection; empty when none. A grouped
+    # notification lists each alert's and their union.
+    context: str = ""
+    processes: tuple[ProcessSummary, ...] = ()
 
     def idempotency_key(self) -> str:
         """The same for every delivery attempt of this notification, so a receiver (or the outbox

@@ -3,7 +3,9 @@ them."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
+
+from aiops_agent.base.processes import ProcessView
 
 # Labels are an ordered tuple of (name, value) pairs: hashable, so a (metric, labels) pair can key
 # per-series state in detection, and cheap to build in collectors.
@@ -29,6 +31,7 @@ class Snapshot(NamedTuple):
 
     timestamp: float
     families: list[MetricFamily]
+    processes: Optional[ProcessView] = None  # the top processes; None with processes.enabled off
 
 
 def gauge(name: str, help_text: str, samples: list[Sample] | None = None) -> MetricFamily:

@@ -6,14 +6,17 @@ boundary."""
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from aiops_agent.base.lazy import LazyRegistry
 from aiops_agent.base.logs import RateLimitedLog
-from aiops_agent.base.model import MetricFamily
+from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
 from aiops_agent.base.naming import COMPAT_PREFIX, own_host_name
 from aiops_agent.collectors.host import HostPaths
-from aiops_agent.config.schema import CollectorsSection
+from aiops_agent.config.schema import CollectorsSection, ProcessesSection
+
+if TYPE_CHECKING:
+    from aiops_agent.collectors.proctable import ProcessRecord, ProcessTable
 
 
 class Collector(Protocol):
@@ -57,20 +60,48 @@ _SETTINGS = {
     "netclass": "netdev",
     "netstack": "netdev",
     "netstat": "netstat",
-    "process_groups": "process_groups",
 }
 _NO_HOST = {"timex"}  # asks the kernel (adjtimex), reads no file of the host
 
 
-def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collector]:
+def wants_process_groups(section: CollectorsSection) -> bool:
+    return section.process_groups.enabled and bool(section.process_groups.process_names)
+
+
+def new_process_table(
+    processes: ProcessesSection, section: CollectorsSection, host: HostPaths
+) -> ProcessTable:
+    """The process layer (psutil, imported here and only here): for the top-processes view and
+    the process groups, one pass per collection for both."""
+    from aiops_agent.collectors.proctable import ProcessTable, Redactor  # noqa: PLC0415
+
+    want_exe = any(entry.exe for entry in section.process_groups.process_names)
+    redactor = Redactor(processes.redact, processes.cmdline_max_length)
+    return ProcessTable(host, redactor, want_exe=want_exe)
+
+
+def build_collectors(
+    section: CollectorsSection,
+    host: HostPaths,
+    table: Optional[ProcessTable] = None,
+    refresh_every: float = 0.0,
+) -> list[Collector]:
     """The enabled collectors, in registry order. A switched-off collector is never imported, so
-    it costs no memory."""
-    collectors = []
+    it costs no memory. With a process table (the agent's, or one made here for the process
+    groups), its pass runs first, as the collector "process_table", so the collectors after it
+    read the same pass and its cost and failures are reported like a collector's. The pass runs
+    at most every `refresh_every` seconds (0: every collection); in between, the latest pass
+    stands."""
+    if table is None and wants_process_groups(section):
+        table = new_process_table(ProcessesSection(), section, host)
+    collectors: list[Collector] = [] if table is None else [_ProcessScan(table, refresh_every)]
     for name in COLLECTORS.names():
         if name == "textfile" or not getattr(section, name).enabled:
             continue
-        if name == "process_groups" and not section.process_groups.groups:
-            continue  # nothing to count
+        if name == "process_groups":
+            if table is not None and wants_process_groups(section):
+                collectors.append(COLLECTORS.load(name)(section.process_groups, table))
+            continue
         settings = [getattr(section, _SETTINGS[name])] if name in _SETTINGS else []
         paths = [] if name in _NO_HOST else [host]
         collectors.append(COLLECTORS.load(name)(*settings, *paths))
@@ -80,6 +111,43 @@ def build_collectors(section: CollectorsSection, host: HostPaths) -> list[Collec
         textfile = COLLECTORS.load("textfile")(section.textfile, _Published(recorders))
         collectors = [*recorders, textfile]
     return collectors
+
+
+class _ProcessScan:
+    """The process table's pass over the host's processes, publishing what it saw."""
+
+    name = "process_table"
+
+    def __init__(self, table: ProcessTable, refresh_every: float = 0.0) -> None:
+        self.table = table
+        self.refresh_every = refresh_every
+        self.passes = 0
+        self._records: list[ProcessRecord] = []
+        self._scanned_at: Optional[float] = None
+
+    def collect(self) -> list[MetricFamily]:
+        now = time.monotonic()
+        # A tenth of slack: a pass due every 60 s at a 15 s interval must not slip to 75 s
+        # because the 60th second came a few milliseconds early.
+        due = self._scanned_at is None or now - self._scanned_at >= 0.9 * self.refresh_every
+        if due:
+            self._records = self.table.scan()
+            self._scanned_at = now
+            self.passes += 1
+        records = self._records
+        skipped = self.table.skipped
+        return [
+            gauge(
+                "aiops_agent_process_table_processes",
+                "Processes read in the latest pass of the process table.",
+                [Sample((), float(len(records)))],
+            ),
+            counter(
+                "aiops_agent_process_table_skipped_total",
+                "Processes skipped by the process table: exited while read, or unreadable.",
+                [Sample((("reason", reason),), float(n)) for reason, n in skipped.items()],
+            ),
+        ]
 
 
 class _Recorder:

@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 from aiops_agent.base.matchers import Matcher, Selector, parse_selector
+from aiops_agent.base.processes import RESOURCES
 from aiops_agent.base.timefmt import UNSET, Timestamp
 from aiops_agent.config.keys import key
 from aiops_agent.config.types import Duration
 
 DIRECTIONS = ("above", "below")
+# What an alert's process context can name: a resource, "series" (an anomaly alert: the resource
+# its series label measures) or "" (none).
+CONTEXTS = ("", "series", *RESOURCES)
 
 DEFAULT_BASELINE_SERIES = (
     "aiops_agent_cpu_utilization_ratio",
@@ -98,6 +102,14 @@ class RuleSettings:
         "Description of the resolved notification. Empty: generated ('... is 0.035, back below "
         "the warning threshold 0.06 (cleared at 0.05).').",
     )
+    context: str = key(
+        "",
+        "Process context of a firing alert: the top processes (processes.top) for this "
+        "resource go into its top_processes annotation and notifications: cpu, memory, swap, "
+        "io, fds, forks, filesystem (the processes writing the most), series (an anomaly "
+        "alert: the resource its series measures) or empty for none.",
+        choices=CONTEXTS,
+    )
     enabled: bool = key(True, "Evaluate this rule.")
 
     def __post_init__(self) -> None:
@@ -143,6 +155,7 @@ class RuleOverride:
     warning_clear: Optional[float] = key(None, "Replaces the warning clear level.")
     critical_clear: Optional[float] = key(None, "Replaces the critical clear level.")
     for_: Optional[Duration] = key(None, "Replaces the for duration.", minimum=0)
+    context: Optional[str] = key(None, "Replaces the process context.", choices=CONTEXTS)
 
 
 @dataclass(frozen=True)
@@ -285,6 +298,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         critical=0.98,
         hysteresis=0.05,
         for_=Duration(600.0),
+        context="cpu",
         summary="CPU busy {value_percent} of the time on {host}",
     ),
     RuleSettings(
@@ -294,6 +308,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         critical=0.97,
         hysteresis=0.03,
         for_=Duration(120.0),
+        context="memory",
         summary="{value_percent} of memory in use on {host}",
     ),
     RuleSettings(
@@ -304,6 +319,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         critical=1000.0,
         hysteresis=20.0,
         for_=Duration(600.0),
+        context="swap",
         summary="Swapping {value} pages/s on {host}",
     ),
     RuleSettings(
@@ -313,6 +329,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         critical=0.95,
         hysteresis=0.02,
         for_=Duration(300.0),
+        context="filesystem",
         summary="File system {labels.mountpoint} is {value_percent} full on {host}",
     ),
     RuleSettings(
@@ -322,6 +339,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         critical=0.95,
         hysteresis=0.02,
         for_=Duration(300.0),
+        context="filesystem",
         summary="File system {labels.mountpoint} has used {value_percent} of its inodes on {host}",
     ),
     RuleSettings(
@@ -333,6 +351,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         hysteresis=6.0,
         for_=Duration(1800.0),
         forecast=ForecastSettings(),
+        context="filesystem",
         summary="File system {labels.mountpoint} on {host} will be full in {value} hours",
     ),
     RuleSettings(
@@ -344,6 +363,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         hysteresis=6.0,
         for_=Duration(1800.0),
         forecast=ForecastSettings(),
+        context="filesystem",
         summary="File system {labels.mountpoint} on {host} will run out of inodes in {value} hours",
     ),
     RuleSettings(
@@ -353,6 +373,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         warning=0.8,
         hysteresis=0.1,
         for_=Duration(300.0),
+        context="io",
         summary="Disk {labels.device} on {host} is busy {value_percent} of the time",
     ),
     RuleSettings(
@@ -362,6 +383,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         critical=4.0,
         hysteresis=0.25,
         for_=Duration(900.0),
+        context="cpu",
         summary="Load {value} per CPU on {host}",
     ),
     RuleSettings(
@@ -381,6 +403,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         warning=0.3,
         for_=Duration(300.0),
         enabled=False,  # see docs/alerting.md for the fault benchmark's figures
+        context="series",
         summary="{labels.series} behaves unlike its learned baseline on {host}",
         description="{labels.series} is {series_value}, outside its typical range "
         "{typical_low} to {typical_high} since {since}; anomaly score {value}, the alert fires "

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Optional
 
 from aiops_agent.base.events import AlertEvent
 from aiops_agent.base.logs import RateLimitedLog
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.config.notify_schema import OutboxSection
 from aiops_agent.notify.grouping import Group, Notification, single
 from aiops_agent.notify.outbox import Outbox, OutboxError, Row, is_corrupt
@@ -24,6 +25,7 @@ from aiops_agent.notify.stats import ReceiverStats
 
 REOPEN_SECONDS = 30.0  # how often an outbox that failed to open is tried again
 _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertEvent))
+_NEWER = frozenset(("context", "processes"))  # fields an older outbox row may lack
 GroupChanges = Mapping[str, Optional[Group]]  # group key -> its new state; None: deleted
 
 
@@ -36,6 +38,7 @@ class Item(NamedTuple):
 
 def encode(event: AlertEvent) -> str:
     fields = dataclasses.asdict(event)
+    fields["processes"] = [process.as_json() for process in event.processes]
     if not math.isfinite(event.value):
         fields["value"] = str(event.value)  # JSON has no NaN; float("nan") reads it back
     return json.dumps(fields, sort_keys=True)
@@ -44,8 +47,10 @@ def encode(event: AlertEvent) -> str:
 def decode(text: str) -> AlertEvent:
     """Raises ValueError, KeyError or TypeError on a row that is not an event."""
     fields: dict[str, Any] = json.loads(text)
-    values = {name: fields[name] for name in _EVENT_FIELDS}
+    # Rows written before the process context existed have neither field: their defaults.
+    values = {name: fields[name] for name in _EVENT_FIELDS if name in fields or name not in _NEWER}
     values["value"] = float(values["value"])
+    values["processes"] = tuple(ProcessSummary.from_json(p) for p in fields.get("processes", ()))
     return AlertEvent(**values)
 
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,17 @@ def metric(host: testinfra.host.Host, name: str, labels: str = "") -> list[tuple
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def clone_source() -> Path:
+    """The scenario's source as another controller's checkout has it: the same content, other
+    file times. Its wheelhouse goes beside it."""
+    copy = Path(tempfile.mkdtemp(prefix="aiops-second-controller-", dir=EPHEMERAL)) / "source"
+    shutil.copytree(EPHEMERAL / "source", copy)
+    later = time.time() + 86400
+    for path in copy.rglob("*"):
+        os.utime(path, (later, later))
+    return copy
 
 
 def build_upgrade_wheel() -> None:

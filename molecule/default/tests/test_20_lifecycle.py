@@ -1,7 +1,8 @@
-"""Re-running the role: check mode changes nothing, a config change reloads (same PID), a version
-change restarts (upgrade and downgrade), and a broken config fails the play with the agent's own
-message naming the variable, without touching the running agent or its config. Each step runs the
-play once against every host."""
+"""Re-running the role: check mode changes nothing, a config change reloads (same PID), a
+wheelhouse built from the same source by another controller (another checkout, another
+directory) changes nothing, a version change restarts (upgrade and downgrade), and a broken config
+fails the play with the agent's own message naming the variable, without touching the running
+agent or its config. Each step runs the play once against every host."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from conftest import (
     CONFIG,
     UPGRADE_VERSION,
     build_upgrade_wheel,
+    clone_source,
     hosts,
     main_pid,
     metric,
@@ -65,6 +67,15 @@ def steps():
     reload_run = run_playbook(*DEBUG)
     results["reload"] = (reload_run, results["check"][2], snapshot())
 
+    # Another controller: its own checkout (other file times) and its own wheelhouse.
+    source = clone_source()
+    second = run_playbook(
+        *DEBUG,
+        "-e", f"aiops_agent_source_dir={source}",
+        "-e", f"aiops_agent_wheelhouse_dir={source.parent / 'wheelhouse'}",
+    )  # fmt: skip
+    results["second_controller"] = (second, results["reload"][2], snapshot())
+
     build_upgrade_wheel()
     upgrade = run_playbook(*DEBUG, "-e", f"aiops_agent_version={UPGRADE_VERSION}")
     results["upgrade"] = (upgrade, results["reload"][2], snapshot())
@@ -99,6 +110,14 @@ def test_config_change_reloads_with_same_pid(steps, host):
     # no_log and diff: false keep the secret out of the play's output, even with --diff.
     assert "rotated-s3cr3t" not in result.stdout
     assert "rotated-s3cr3t" not in host.file(CONFIG).content_string
+
+
+def test_a_second_controllers_wheelhouse_changes_nothing(steps, host):
+    result, before, after = steps["second_controller"]
+    name = host.backend.name
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert recap(result.stdout)[name]["changed"] == 0, result.stdout[-3000:]
+    assert after[name] == before[name], "the agent was reinstalled, restarted or reloaded"
 
 
 def test_upgrade_restarts_into_the_new_version(steps, host):

@@ -14,9 +14,15 @@ Dependencies are downloaded with --require-hashes: a file whose hash the lock do
 refused. A target with no wheel of a locked version (a Python or machine PyYAML publishes no wheel
 for) gets the version's sdist instead, also hashed, and the wheels of the build lock
 (requirements-build.lock: setuptools, Cython) so the host can build it offline.
+The agent's wheel is reproducible: built with SOURCE_DATE_EPOCH (the caller's, else 1980-01-01,
+the earliest a zip can say) and from a copy whose file modes are normalised, so two controllers, or
+two builds, of the same source give the same bytes and the same bundle. Each target also reports
+`record` (the digest of the agent's installed files, see read_installed.py) and `pins` (the
+dependency versions), which the role compares with what a host has installed.
 Work already done is skipped (a stamp records the source digest, the wheel's requirements and
 the lock's entries), so a second run changes nothing and needs no network. Prints one JSON object:
-changed, version, agent_wheel, and per target its bundle. Runs on the controller only.
+changed, version, agent_wheel, record, and per target its bundle, sha256 and pins. Runs on the
+controller only.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ SOURCE_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "READM
 SOURCE_DIRS = ("agent",)
 SKIP_PARTS = ("__pycache__", ".egg-info", ".mypy_cache", ".pytest_cache")
 EXTRAS = "notify"
+# 1980-01-01T00:00:00Z: the zip format's earliest date, the wheel's timestamps unless the caller
+# sets SOURCE_DATE_EPOCH.
+DEFAULT_SOURCE_DATE_EPOCH = "315532800"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from read_installed import record_digest  # noqa: E402 (beside this script, not a package)
+
 # Installed only where the target has a wheel of the locked version: only basic auth on the
 # agent's endpoints needs bcrypt, and building it from its sdist needs a Rust toolchain that hosts
 # lack. A target without the wheel gets the agent without it (the output's "without" says so).
@@ -80,9 +93,10 @@ def digest(source: Path, files: list[Path]) -> str:
     return sha.hexdigest()
 
 
-def pip(*args: str) -> subprocess.CompletedProcess[str]:
+def pip(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    # S603: this Python's own pip, with an argument list, never a shell.
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=env)  # noqa: S603
 
 
 def build_agent_wheel(source: Path, agent_dir: Path, version: str) -> bool:
@@ -99,12 +113,20 @@ def build_agent_wheel(source: Path, agent_dir: Path, version: str) -> bool:
         for path in files:
             target = copy / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+            shutil.copyfile(path, target)
+            # The wheel stores each file's mode: a checkout's umask must not change its bytes.
+            target.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
         out = Path(tmp) / "out"
+        env = {
+            **os.environ,
+            "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH") or DEFAULT_SOURCE_DATE_EPOCH,
+        }
         # Without build isolation first: works on a controller with no index (setuptools present).
-        result = pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(copy))
+        result = pip(
+            "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(copy), env=env
+        )
         if result.returncode != 0:
-            result = pip("wheel", "--no-deps", "-q", "-w", str(out), str(copy))
+            result = pip("wheel", "--no-deps", "-q", "-w", str(out), str(copy), env=env)
         if result.returncode != 0:
             fail(f"building the agent wheel from {source} failed:\n{result.stderr[-3000:]}")
         built = list(out.glob("aiops_agent-*.whl"))
@@ -228,6 +250,13 @@ def requirements(wheel: Path) -> str:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = archive.read(name).decode("utf-8")
     return "\n".join(line for line in metadata.splitlines() if line.startswith("Requires-Dist:"))
+
+
+def wheel_record(wheel: Path) -> str:
+    """record_digest() of the wheel's RECORD: what its installed package files will be."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))
+        return record_digest(archive.read(name).decode("utf-8"))
 
 
 def sha256(path: Path) -> str:
@@ -420,12 +449,19 @@ def main() -> None:
             "bundle": str(path),
             "sha256": sha256(path),
             "files": sorted([wheel.name, "requirements.txt", *(f.name for f in files)]),
+            "pins": {pin.name: pin.version for pin in chosen},
             "without": sorted(WHEEL_ONLY - {pin.name for pin in chosen}),
         }
         changed |= target_changed
     print(
         json.dumps(
-            {"changed": changed, "version": version, "agent_wheel": str(wheel), "targets": targets}
+            {
+                "changed": changed,
+                "version": version,
+                "agent_wheel": str(wheel),
+                "record": wheel_record(wheel),
+                "targets": targets,
+            }
         )
     )
 

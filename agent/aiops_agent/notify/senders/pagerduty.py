@@ -18,6 +18,7 @@ from aiops_agent.notify.senders.text import (
     group_title,
     json_value,
     severity,
+    shared_processes,
 )
 from aiops_agent.notify.senders.transport import JsonPostSender, idempotency_key
 
@@ -30,13 +31,17 @@ def dedup_key(notification: Notification) -> str:
 
 
 def alert_details(event: AlertEvent) -> dict[str, Any]:
-    return {
+    details: dict[str, Any] = {
         "status": event.status,
         "labels": event.labels,
         "annotations": event.annotations,
         "value": json_value(event.value),
         "starts_at": format_time(event.starts_at),
     }
+    if event.processes:
+        details["context"] = event.context
+        details["processes"] = [process.as_json() for process in event.processes]
+    return details
 
 
 def payload(
@@ -57,6 +62,9 @@ def payload(
         "alerts": [alert_details(event) for event in notification.alerts],
         "idempotency_key": notification.idempotency_key(),
     }
+    shared = shared_processes(notification)
+    if shared:  # the firing alerts' top processes, each PID once
+        details["top_processes"] = [process.as_json() for process in shared]
     body: dict[str, Any] = {
         "summary": group_title(notification, context.hostname)[:SUMMARY_LIMIT],
         "source": first.labels.get("host") or context.hostname,

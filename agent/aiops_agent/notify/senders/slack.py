@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiops_agent.base.events import AlertEvent
+from aiops_agent.base.processes import annotation
 from aiops_agent.config.notify_schema import SlackReceiver
 from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.senders import Context, Sender
@@ -27,6 +28,14 @@ DEFAULT_COLOUR = "#daa038"
 MAX_ATTACHMENTS = 20  # alerts shown one by one; more are counted in a last attachment
 
 
+def top_processes_field(event: AlertEvent) -> list[dict[str, Any]]:
+    """The alert's top processes, one per line, as a full-width field."""
+    if not event.processes:
+        return []
+    lines = annotation(event.context, event.processes)
+    return [{"title": f"Top processes ({event.context})", "value": lines, "short": False}]
+
+
 def attachment(event: AlertEvent, context: Context) -> dict[str, Any]:
     resolved = event.status == "resolved"
     shown = {k: v for k, v in sorted(event.labels.items()) if k != "alertname"}
@@ -40,7 +49,8 @@ def attachment(event: AlertEvent, context: Context) -> dict[str, Any]:
         "fallback": title(event, context.hostname),
         "title": f"{'Resolved' if resolved else 'Firing'}: {alert_name(event)}",
         "text": f"{body}\n{times}; {value}".lstrip(),
-        "fields": [{"title": k, "value": v, "short": True} for k, v in shown.items()],
+        "fields": [{"title": k, "value": v, "short": True} for k, v in shown.items()]
+        + top_processes_field(event),
         "footer": f"aiops-agent on {context.hostname}",
         "ts": int(event.ends_at if resolved and event.ends_at else event.starts_at),
     }

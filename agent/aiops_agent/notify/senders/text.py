@@ -6,6 +6,7 @@ import math
 from typing import Optional
 
 from aiops_agent.base.events import RESOLVED_PREFIX, AlertEvent
+from aiops_agent.base.processes import ProcessSummary, union
 from aiops_agent.base.timefmt import format_time
 from aiops_agent.notify.grouping import Notification
 
@@ -17,6 +18,7 @@ __all__ = [
     "group_title",
     "json_value",
     "severity",
+    "shared_processes",
     "title",
 ]
 
@@ -55,10 +57,19 @@ def body_lines(event: AlertEvent) -> list[str]:
     if event.ends_at is not None:
         lines.append(f"Ended: {format_time(event.ends_at)}")
     lines += ["", "Labels:"] + [f"  {k} = {v}" for k, v in sorted(event.labels.items())]
-    extra = {k: v for k, v in event.annotations.items() if k not in ("summary", "description")}
+    shown = ("summary", "description", "top_processes")
+    extra = {k: v for k, v in event.annotations.items() if k not in shown}
     if extra:
         lines += ["Annotations:"] + [f"  {k} = {v}" for k, v in sorted(extra.items())]
+    if event.processes:
+        lines += ["", f"Top processes ({event.context}):"]
+        lines += [f"  {process.describe(event.context)}" for process in event.processes]
     return lines
+
+
+def shared_processes(notification: Notification) -> tuple[ProcessSummary, ...]:
+    """The top processes of a group's firing alerts, each PID once, in the alerts' order."""
+    return union(a.processes for a in notification.alerts if a.status == "firing")
 
 
 def group_title(notification: Notification, hostname: str) -> str:

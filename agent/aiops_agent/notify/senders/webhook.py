@@ -15,15 +15,17 @@ from aiops_agent.base.events import AlertEvent
 from aiops_agent.config.notify_schema import WebhookReceiver, WebhookSignature
 from aiops_agent.notify.grouping import Notification
 from aiops_agent.notify.senders import Context, Sender
-from aiops_agent.notify.senders.text import format_time, json_value
+from aiops_agent.notify.senders.text import format_time, json_value, shared_processes
 from aiops_agent.notify.senders.transport import JsonPostSender, Notifications
 
+# 2: a notification per group of alerts ("group", "alerts"), each alert with its process context
+# ("context", "processes"), and the group's top processes ("processes").
 SCHEMA_VERSION = "2"
 TIMESTAMP_HEADER = "X-Aiops-Timestamp"
 
 
 def alert_document(event: AlertEvent) -> dict[str, Any]:
-    """One alert of a notification, with every field it carries."""
+    """One alert of a notification, with every field it carries, its process context included."""
     return {
         "fingerprint": event.fingerprint,
         "status": event.status,
@@ -34,6 +36,8 @@ def alert_document(event: AlertEvent) -> dict[str, Any]:
         "value": json_value(event.value),
         "generator": event.generator,
         "sequence": event.sequence,
+        "context": event.context,
+        "processes": [process.as_json() for process in event.processes],
     }
 
 
@@ -49,6 +53,8 @@ def payload(notification: Notification, context: Context) -> dict[str, Any]:
             "sequence": notification.sequence,
         },
         "alerts": [alert_document(event) for event in notification.alerts],
+        # The firing alerts' top processes, each PID once: what the incident has in common.
+        "processes": [process.as_json() for process in shared_processes(notification)],
         "agent": {"host": context.hostname, "url": context.agent_url, "version": context.version},
     }
 
