@@ -108,7 +108,7 @@ FAULTS: tuple[Fault, ...] = (
         title="Inode exhaustion at a steady rate (16 MiB ext4)",
         command="python3 /opt/faults/fill.py inodes /srv/inodes --ramp-seconds {ramp}",
         cleanup="rm -rf /srv/inodes/fill",
-        agent=frozenset({"HostFilesystemInodes"}),
+        agent=frozenset({"HostFilesystemInodes", "HostFilesystemInodesFillingUp"}),
         anomaly=frozenset(),
         prometheus=frozenset({"HostOutOfInodes", "HostInodesWillFillIn24Hours"}),
         mountpoint="/srv/inodes",
@@ -127,7 +127,7 @@ FAULTS: tuple[Fault, ...] = (
             " --output=/dev/null"
         ),
         cleanup="rm -f /var/tmp/fio.dat",
-        agent=frozenset(),
+        agent=frozenset({"HostDiskIoSaturation"}),
         anomaly=frozenset({"node_disk_written_bytes_total"}),
         prometheus=frozenset(
             {

@@ -242,9 +242,9 @@ def report(
     records: list[dict[str, Any]],
     timeline: dict[str, Any],
     config_extra: dict[str, Any],
+    commit: str,
 ) -> None:
     result = score.score(records, timeline, setting.systems)
-    dirty = "+dirty" if git("status", "--porcelain") else ""
     meta = {
         "command": "make -C bench faults"
         + (f" SETTING={setting.name}" if setting.name != "full" else "")
@@ -252,7 +252,7 @@ def report(
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "setting": setting.name,
         "agent_version": agent_version,
-        "commit": git("rev-parse", "--short", "HEAD") + dirty,
+        "commit": commit,
         "machine": machine(),
         "time_scale": TIME_SCALE,
         "interval": INTERVAL,
@@ -296,6 +296,9 @@ def main(argv: list[str]) -> int:
     workdir.mkdir(parents=True)
     log(f"run {run_id}, setting {setting.name}, work directory {workdir}")
     hostlib.ensure_tools()
+    # The checkout deployed, taken now: the tree may move on during a 45-minute run.
+    dirty = "+dirty" if git("status", "--porcelain") else ""
+    commit = git("rev-parse", "--short", "HEAD") + dirty
     host = hostlib.Host(run_id, workdir)
     watchers: list[Any] = []  # the recorder, then Prometheus if any: closed in reverse
     try:
@@ -313,7 +316,15 @@ def main(argv: list[str]) -> int:
         for watcher in reversed(watchers):
             watcher.close()
         host.close()
-    report(setting, argv, out, records=records, timeline=timeline, config_extra=config_extra)
+    report(
+        setting,
+        argv,
+        out,
+        records=records,
+        timeline=timeline,
+        config_extra=config_extra,
+        commit=commit,
+    )
     return 0
 
 

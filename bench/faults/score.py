@@ -1,9 +1,9 @@
 """Scoring: the recorder's notifications against the run's timeline, and RESULTS.md from that.
 
 A notification is one alert's transition as a receiver saw it: the first `firing` of an alert
-episode (an alert's fingerprint and start time), then its `resolved`. The agents post one alert
-per request; Alertmanager posts groups, which repeat alerts already notified (those are folded
-into their episode).
+episode (an alert's fingerprint and start time), then its `resolved`. Alertmanager and the
+agent (webhook version 2) post groups, which repeat alerts already notified (those are folded
+into their episode); the agent's version 1 posted one alert per request.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def episodes(records: list[dict[str, Any]]) -> dict[str, list[Episode]]:
         if system is None:
             continue
         body = record["body"]
-        alerts = body.get("alerts") if system == "prometheus" else [body.get("alert") or {}]
+        # Alertmanager and the agent's webhook version 2 post a group's alerts; version 1 (before
+        # notification grouping) posted one alert per request.
+        alerts = body.get("alerts") or ([body["alert"]] if body.get("alert") else [])
         for alert in alerts or []:
             labels = alert.get("labels") or {}
             started = alert.get("startsAt") or alert.get("starts_at") or ""

@@ -2,6 +2,7 @@
 
     python nabkit.py run bench/nab/detector.py:Detector --jobs 2 -p offset=1
     python nabkit.py run bench/nab/detector.py:Baseline --jobs 2
+    python nabkit.py run bench/nab/detector.py:Agent --jobs 2
 
 ``Detector`` is ``PatternDetector`` with its shipped defaults; other ``-p key=value``
 pairs go to it.  ``offset=k`` starts the detector k rows late (those rows score 0):
@@ -13,10 +14,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional
 
 _AGENT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "agent")
 sys.path.insert(0, os.path.normpath(_AGENT_DIR))
 
+from aiops_agent.config.alerting_schema import DEFAULT_RULES  # noqa: E402
+from aiops_agent.detection.anomaly_scores import SeriesBaseline  # noqa: E402
 from aiops_agent.detection.baseline import BaselineDetector  # noqa: E402
 from aiops_agent.detection.pattern import PatternDetector  # noqa: E402
 
@@ -48,3 +52,46 @@ class Baseline:
 
     def update(self, timestamp: float, value: float) -> float:
         return self._det.update(timestamp, value)
+
+
+class Agent:
+    """The score the agent exports for a series (detection/anomaly_scores.py): its
+    PatternDetector as the agent configures it (no holdoff) and the score held while the
+    series stays outside its typical range. NAB's 5-minute rows are the agent's samples."""
+
+    __slots__ = ("_baseline",)
+
+    def __init__(self, **params: float) -> None:
+        self._baseline = SeriesBaseline(int(params.pop("warmup", 150)))
+
+    def update(self, timestamp: float, value: float) -> float:
+        return self._baseline.update(timestamp, value)
+
+
+class AgentAlert:
+    """When the agent would notify: 1.0 at the row where HostAnomalousSeries, with its
+    default level and `for`, starts firing for this series, else 0.0 (NAB's timestamps are
+    the agent's collection times)."""
+
+    __slots__ = ("_baseline", "_for", "_level", "_pending")
+
+    def __init__(self, **params: float) -> None:
+        (rule,) = [r for r in DEFAULT_RULES if r.name == "HostAnomalousSeries"]
+        self._level = float(rule.warning or 0.0)
+        self._for = float(params.pop("for_seconds", float(rule.for_)))
+        self._baseline = SeriesBaseline(int(params.pop("warmup", 150)))
+        self._pending: Optional[float] = None  # since when the score is above the level
+
+    def update(self, timestamp: float, value: float) -> float:
+        score = self._baseline.update(timestamp, value)
+        if score <= self._level:
+            self._pending = None
+            return 0.0
+        if self._pending is None:
+            self._pending = timestamp
+        elif self._pending < 0:  # already fired for this stretch
+            return 0.0
+        if timestamp - self._pending >= self._for:
+            self._pending = -1.0
+            return 1.0
+        return 0.0

@@ -206,6 +206,38 @@ def write_md(path: str, res: dict[str, Any], published: dict[str, Any]) -> None:
                 r["standard"]["false_positives"],
             )
         )
+    agent = res["agent"]
+    lines += [
+        "",
+        "## Through the agent's wiring (offset 0)",
+        "",
+        "What a user of the agent gets (`detection/anomaly_scores.py`): one detector per series",
+        "without holdoff (the alert lifecycle de-duplicates), the score held while the series",
+        "stays outside its typical range, and the default HostAnomalousSeries rule (level and",
+        "`for`) on it.  NAB's 5-minute rows are the agent's samples.",
+        "",
+        "| what is scored | threshold | standard | reward low FP | reward low FN "
+        "| windows detected | FP rows |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, what in (
+        ("detector", "PatternDetector alone, shipped defaults (the row above, offset 0)"),
+        ("exported", "the exported score, `aiops_agent_anomaly_score`"),
+        ("alert_for0", "HostAnomalousSeries notifications with `for: 0`"),
+        ("alert", "HostAnomalousSeries notifications, default `for`"),
+    ):
+        r = agent[key]
+        lines.append(
+            "| %s | %s | %s | %d/%d | %d |"
+            % (
+                what,
+                "in-sample" if key in ("detector", "exported") else "fires",
+                " | ".join(fmt(r[p]["score"]) for p in PROFILES),
+                r["standard"]["windows_detected"],
+                r["standard"]["windows"],
+                r["standard"]["false_positives"],
+            )
+        )
     lines += [
         "",
         "## Cost (CPython %s, this machine)" % m["python"],
@@ -273,6 +305,14 @@ def main() -> None:
                 json.dump(dict.fromkeys(PROFILES, thr), f)
             res["fixed"][str(thr)] = brief(nabkit_run(nab, a.jobs, p("fx"), thresholds=p("thr")))
         res["baseline"] = brief(nabkit_run(nab, a.jobs, p("base"), cls="Baseline"))
+        res["agent"] = {
+            "detector": res["offsets"]["0"],
+            "exported": brief(nabkit_run(nab, a.jobs, p("agent"), cls="Agent")),
+            "alert_for0": brief(
+                nabkit_run(nab, a.jobs, p("alert0"), cls="AgentAlert", params={"for_seconds": 0})
+            ),
+            "alert": brief(nabkit_run(nab, a.jobs, p("alert"), cls="AgentAlert")),
+        }
         kc, aws = "realKnownCause", "realAWSCloudwatch"
         res["transfer"] = {
             "kc_in": brief(nabkit_run(nab, a.jobs, p("kc"), only=kc)),

@@ -151,9 +151,11 @@ def build() -> dashboard.Dashboard:
                     ),
                     graph(
                         "Anomaly scores",
-                        "Each baselined series' score in [0, 1] against its learned baseline; "
-                        "HostAnomalousSeries (off by default) warns above 0.95. Empty during "
-                        "the warm-up (detection.baselines.warmup samples).",
+                        "Each baselined series' score in [0, 1] against its learned baseline, "
+                        "held while the series stays outside its typical range; "
+                        "HostAnomalousSeries (off by default) warns when a score above 0.3 "
+                        "holds for 5 minutes. Empty during the warm-up "
+                        "(detection.baselines.warmup samples).",
                         [query(f"aiops_agent_anomaly_score{{{HOST}}}", "{{series}} {{device}}")],
                         max_value=1,
                     ),

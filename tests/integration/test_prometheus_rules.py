@@ -94,7 +94,7 @@ def _mutated(tmp_path: Path, text: str) -> Path:
         ("warning CPU level 0.9 -> 0.96", r"(aiops_agent_cpu_utilization_ratio) > 0\.9\n", r"\1 > 0.96\n"),
         ("swap range 5m -> 1m", r"node_vmstat_pswpin\[5m\]", "node_vmstat_pswpin[1m]"),
         ("forecast window 6h -> 1h", r"\[6h\]", "[1h]"),
-        ("anomaly clear level 0.3 -> 0.6", r"aiops_agent_anomaly_score > 0\.3", "aiops_agent_anomaly_score > 0.6"),
+        ("anomaly level 0.3 -> 0.6", r"aiops_agent_anomaly_score > 0\.3", "aiops_agent_anomaly_score > 0.6"),
     ],
 )  # fmt: skip
 def test_unit_tests_catch_a_broken_rule(

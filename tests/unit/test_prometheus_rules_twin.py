@@ -25,7 +25,13 @@ RULES = Path(__file__).resolve().parents[2] / "rules" / "aiops-agent.rules.yml"
 RATE_RANGE = "5m"
 HOST = '{{ reReplaceAll ":[0-9]+$" "" $labels.instance }}'
 # Where the Prometheus rule truthfully says something else than the agent's text.
-WORDING = {"A robust linear fit of": "A least-squares linear fit (predict_linear) of"}
+WORDING = {
+    "A robust linear fit of": "A least-squares linear fit (predict_linear) of",
+    # Only the agent knows a score's typical range, the series' value and the onset time.
+    "is {series_value}, outside its typical range {typical_low} to {typical_high} since {since}": (
+        "is outside its typical range (the agent names its range, value and onset time)"
+    ),
+}
 _NUMBER = r"(-?[0-9.]+(?:e[+-]?[0-9]+)?)"
 
 

@@ -3,13 +3,23 @@ cap, warm-up, the exported aiops_agent_anomaly_score series, a rule on scores, a
 
 from __future__ import annotations
 
+import json
+import logging
 import random
+import re
 from pathlib import Path
+from typing import Callable
+
+import pytest
 
 from aiops_agent.alerting.lifecycle import Lifecycle
-from aiops_agent.base.matchers import parse_matcher, parse_selector
+from aiops_agent.base.matchers import parse_selector
 from aiops_agent.base.model import MetricFamily, Sample, counter, gauge
-from aiops_agent.config.alerting_schema import ANOMALY_SCORE, BaselineSettings, RuleSettings
+from aiops_agent.config.alerting_schema import (
+    ANOMALY_SCORE,
+    DEFAULT_RULES,
+    BaselineSettings,
+)
 from aiops_agent.detection.anomaly_scores import FILE_NAME, AnomalyScorer
 from aiops_agent.detection.rates import RateTracker
 from aiops_agent.detection.rules import Rule, RuleEvaluator
@@ -17,6 +27,7 @@ from aiops_agent.detection.rules import Rule, RuleEvaluator
 CPU = parse_selector("aiops_agent_cpu_utilization_ratio")
 
 ETH0 = (("device", "eth0"),)
+INTERVAL = 15.0
 
 
 def snapshot(cpu: float, rx_total: float, extra_devices: int = 0) -> list[MetricFamily]:
@@ -83,35 +94,55 @@ def test_cap_limits_baselined_series() -> None:
     }
 
 
-def test_rule_on_anomaly_scores_fires_and_holds_by_its_clear_level() -> None:
-    settings = BaselineSettings(series=[CPU], warmup=100)
-    baselines = AnomalyScorer(settings, True, RateTracker())
-    rule = Rule(
-        RuleSettings(
-            name="Anomalous",
-            metric=ANOMALY_SCORE,
-            matchers=[parse_matcher('series="aiops_agent_cpu_utilization_ratio"')],
-            warning=0.9,
-            warning_clear=0.3,
-        )
-    )
+def default_anomaly_rule() -> Rule:
+    (settings,) = [s for s in DEFAULT_RULES if s.name == "HostAnomalousSeries"]
+    return Rule(settings)
+
+
+def drive(
+    cpu_at: Callable[[int], float], steps: int, warmup: int = 100
+) -> list[tuple[int, str, dict[str, str]]]:
+    """Feed a CPU series through the scorer and the default HostAnomalousSeries rule (15 s
+    apart, the default interval); the notifications as (step, status, annotations)."""
+    baselines = AnomalyScorer(BaselineSettings(series=[CPU], warmup=warmup), True, RateTracker())
+    rule = default_anomaly_rule()
     evaluator = RuleEvaluator(RateTracker())
     lifecycle = Lifecycle("h", "h:1", 1e9, 1e9, 100)
-    rng = random.Random(2)
     events = []
-    for i in range(300):
-        cpu = 0.3 + rng.gauss(0, 0.01) if i < 150 else 0.95  # a sudden, lasting jump
-        families = snapshot(cpu, 0.0)
+    for i in range(steps):
+        now = i * INTERVAL
+        families = snapshot(cpu_at(i), 0.0)
         index = {f.name: f for f in families}
-        index[ANOMALY_SCORE] = baselines.update(index, families, float(i))
-        lifecycle.evaluate(rule, evaluator.values(rule, index, float(i)), float(i))
-        events += [(i, e.status) for e in lifecycle.finish(float(i), [rule.name])]
-    assert events, "the jump never fired"
-    # fires at the jump; the clear level keeps it open while the detector is still surprised,
-    # and it resolves once the new level has become the baseline
-    (fired_at, first), (resolved_at, second) = events
-    assert (fired_at, first, second) == (150, "firing", "resolved")
-    assert 170 < resolved_at < 300
+        index[ANOMALY_SCORE] = baselines.update(index, families, now)
+        lifecycle.evaluate(rule, evaluator.values(rule, index, now), now, baselines.details)
+        events += [(i, e.status, e.annotations) for e in lifecycle.finish(now, [rule.name])]
+    return events
+
+
+def test_a_lasting_departure_fires_after_for_and_says_why() -> None:
+    rng = random.Random(2)
+    noise = [0.3 + rng.gauss(0, 0.01) for _ in range(1000)]
+    # A jump to 0.95 at step 300 that lasts 60 samples (15 minutes), then back to normal.
+    events = drive(lambda i: 0.95 if 300 <= i < 360 else noise[i], 500)
+    assert [status for _, status, _ in events] == ["firing", "resolved"], events
+    (fired_at, _, annotations), (resolved_at, _, _) = events
+    held = default_anomaly_rule().for_seconds / INTERVAL
+    assert 300 + held <= fired_at <= 300 + held + 1, "fires once `for` has held, not before"
+    assert resolved_at == 360, "resolves as the series returns to its range"
+    description = annotations["description"]
+    assert "aiops_agent_cpu_utilization_ratio is 0.95, outside its typical range" in description
+    low, high = (float(x) for x in re.findall(r"range ([0-9.]+) to ([0-9.]+)", description)[0])
+    assert 0.2 < low < 0.3 < high < 0.4, "the range learned before the jump"
+    assert "since 1970-01-01T01:15:00.000Z" in description  # the onset, step 300
+
+
+def test_a_short_burst_does_not_fire() -> None:
+    rng = random.Random(3)
+    noise = [0.3 + rng.gauss(0, 0.01) for _ in range(1000)]
+    # Bursts far outside the range, each shorter than the rule's `for`, every 100 s.
+    burst = int(default_anomaly_rule().for_seconds / INTERVAL) // 2
+    events = drive(lambda i: 0.95 if i >= 200 and i % 100 < burst else noise[i], 1000)
+    assert events == []
 
 
 def test_learned_state_survives_a_restart(tmp_path: Path) -> None:
@@ -127,3 +158,37 @@ def test_learned_state_survives_a_restart(tmp_path: Path) -> None:
     assert run(restored, snapshot(0.3, 0.0), 16.0) != {}
     (tmp_path / FILE_NAME).write_text("garbage", encoding="utf-8")
     assert len(AnomalyScorer(settings, True, RateTracker(), str(tmp_path))) == 0
+
+
+def test_a_file_of_the_previous_version_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An older agent's baselines.json (BaselineDetector's fields, version 1) cannot seed the
+    new detector: it is moved aside with a log line and the baselines learn afresh."""
+    old = {"version": 1, "saved_at": 1e12, "series": [{"name": "x", "labels": [], "state": {}}]}
+    (tmp_path / FILE_NAME).write_text(json.dumps(old), encoding="utf-8")
+    settings = BaselineSettings(series=[CPU], warmup=10)
+    with caplog.at_level(logging.INFO, logger="aiops_agent.alerting"):
+        baselines = AnomalyScorer(settings, True, RateTracker(), str(tmp_path))
+    assert len(baselines) == 0
+    assert not (tmp_path / FILE_NAME).exists()
+    assert next(p.name for p in tmp_path.iterdir()).startswith(FILE_NAME + ".corrupt-")
+    assert any("version 1, expected 2" in getattr(r, "error", "") for r in caplog.records)
+    run(baselines, snapshot(0.3, 0.0), 0.0)  # and it keeps working
+    baselines.save()
+    assert len(AnomalyScorer(settings, True, RateTracker(), str(tmp_path))) == 1
+
+
+def test_a_steady_ramp_is_described_from_where_it_began() -> None:
+    """A leak that keeps setting records scores high every sample while the range follows it;
+    the alert still says since when and what the range was before."""
+    rng = random.Random(4)
+    noise = [0.3 + rng.gauss(0, 0.01) for _ in range(1000)]
+    events = drive(lambda i: noise[i] if i < 300 else 0.33 + 0.01 * (i - 300), 400)
+    firing = [annotations for _, status, annotations in events if status == "firing"]
+    assert firing, events
+    description = firing[0]["description"]
+    since = re.findall(r"since (\S+);", description)
+    assert since and since[0].startswith("1970-01-01T01:1"), description  # near step 300
+    (high,) = (float(x) for x in re.findall(r"range [0-9.]+ to ([0-9.]+)", description))
+    assert high < 0.36, "the range before the ramp, not the ramp itself"

@@ -139,8 +139,16 @@ class Lifecycle:
     def alerts(self) -> list[Alert]:
         return list(self._alerts.values())
 
-    def evaluate(self, rule: Rule, values: Mapping[Labels, float], now: float) -> None:
+    def evaluate(
+        self,
+        rule: Rule,
+        values: Mapping[Labels, float],
+        now: float,
+        details: Optional[Callable[[Labels], Mapping[str, str]]] = None,
+    ) -> None:
+        """`details` gives extra annotation fields of a series (see Rule.annotations)."""
         for series, value in values.items():
+            extra = details(series) if details is not None else None
             for level in rule.levels:
                 key = (rule.name, level.severity, series)
                 alert = self._alerts.get(key)
@@ -151,10 +159,11 @@ class Lifecycle:
                             continue
                         alert = self._alerts[key] = Alert(key, self.labels(key), now)
                         self.changed = True
-                    self._update(alert, rule, level, value, now)
+                    self._update(alert, rule, level, value, now, details=extra)
                 elif alert is not None:
                     alert.value = value
-                    self._end(alert, now, rule.annotations(alert.labels, value, level, True))
+                    annotations = rule.annotations(alert.labels, value, level, True, extra)
+                    self._end(alert, now, annotations)
 
     def labels(self, key: AlertKey) -> dict[str, str]:
         """The labels of the alert with this key: the series' and alertname, severity, host and
@@ -197,11 +206,20 @@ class Lifecycle:
         self.changed = True
         return left_out
 
-    def _update(self, alert: Alert, rule: Rule, level: Level, value: float, now: float) -> None:
+    def _update(
+        self,
+        alert: Alert,
+        rule: Rule,
+        level: Level,
+        value: float,
+        now: float,
+        *,
+        details: Optional[Mapping[str, str]] = None,
+    ) -> None:
         alert.value = value
         alert.threshold = level.threshold
         alert.last_seen = now
-        alert.annotations = rule.annotations(alert.labels, value, level)
+        alert.annotations = rule.annotations(alert.labels, value, level, details=details)
         if alert.state == PENDING and now - alert.active_at >= rule.for_seconds:
             alert.state = FIRING
             alert.starts_at = now

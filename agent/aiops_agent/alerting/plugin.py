@@ -135,8 +135,10 @@ class AlertingPlugin:
             if self._baselines is not None:
                 derived.append(self._baselines.update(index, snapshot.families, now))
             index.update((family.name, family) for family in derived)
+        details = self._baselines.details if self._baselines is not None else None
         for rule in self.rules:
-            self._lifecycle.evaluate(rule, self._evaluator.values(rule, index, now), now)
+            values = self._evaluator.values(rule, index, now)
+            self._lifecycle.evaluate(rule, values, now, details)
         self._attach_context(snapshot.processes)
         if self._lifecycle.dropped > self._dropped_seen:
             self._dropped_seen = self._lifecycle.dropped

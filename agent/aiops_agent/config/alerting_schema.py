@@ -307,7 +307,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         warning=0.9,
         critical=0.97,
         hysteresis=0.03,
-        for_=Duration(300.0),
+        for_=Duration(120.0),
         context="memory",
         summary="{value_percent} of memory in use on {host}",
     ),
@@ -355,6 +355,28 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         summary="File system {labels.mountpoint} on {host} will be full in {value} hours",
     ),
     RuleSettings(
+        name="HostFilesystemInodesFillingUp",
+        metric=INODES_USED_RATIO,
+        direction="below",
+        warning=24.0,
+        critical=4.0,
+        hysteresis=6.0,
+        for_=Duration(1800.0),
+        forecast=ForecastSettings(),
+        context="filesystem",
+        summary="File system {labels.mountpoint} on {host} will run out of inodes in {value} hours",
+    ),
+    RuleSettings(
+        name="HostDiskIoSaturation",
+        metric="node_disk_io_time_seconds_total",
+        rate=True,
+        warning=0.8,
+        hysteresis=0.1,
+        for_=Duration(300.0),
+        context="io",
+        summary="Disk {labels.device} on {host} is busy {value_percent} of the time",
+    ),
+    RuleSettings(
         name="HostLoadPerCore",
         metric="aiops_agent_load1_per_cpu",
         warning=2.0,
@@ -376,13 +398,15 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
     RuleSettings(
         name="HostAnomalousSeries",
         metric=ANOMALY_SCORE,
-        # The detector scores the onset of an anomaly high and damps repeats (its holdoff), so
-        # the alert fires at once and a low clear level keeps it open while the series stays
-        # unusual; a long `for` would rarely hold.
-        warning=0.95,
-        warning_clear=0.3,
-        enabled=False,  # learned scores are advisory: opt in with default_rules
+        # The score is held at its onset value while the series stays outside its typical range
+        # (detection/anomaly_scores.py), so `for` asks for the anomaly to last, not one sample.
+        warning=0.3,
+        for_=Duration(300.0),
+        enabled=False,  # see docs/alerting.md for the fault benchmark's figures
         context="series",
         summary="{labels.series} behaves unlike its learned baseline on {host}",
+        description="{labels.series} is {series_value}, outside its typical range "
+        "{typical_low} to {typical_high} since {since}; anomaly score {value}, the alert fires "
+        "above {threshold}.",
     ),
 )

@@ -56,13 +56,20 @@ class Rule:
         return value > limit if self.above else value < limit
 
     def annotations(
-        self, labels: Mapping[str, str], value: float, level: Level, resolved: bool = False
+        self,
+        labels: Mapping[str, str],
+        value: float,
+        level: Level,
+        resolved: bool = False,
+        details: Optional[Mapping[str, str]] = None,
     ) -> dict[str, str]:
         """summary and description, rendered with `value`; resolved=True words them for the
         resolve: resolved_summary, else the summary marked resolved; resolved_description, else
         a generated one (a firing description cannot be reworded, and would state the opposite
-        of what happened)."""
+        of what happened). `details` adds placeholders that the series' producer knows, such as
+        an anomaly score's typical range (detection/anomaly_scores.py)."""
         fields = {
+            **(details or {}),
             "value": _number(value),
             "value_percent": f"{value * 100:.1f}%",
             "threshold": _number(level.threshold),
