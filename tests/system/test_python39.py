@@ -59,6 +59,9 @@ def test_unit_tests_pass_on_python39() -> None:
             # An Ansible module's test: it runs on the controller's Python, with ansible-core.
             "--ignore=tests/unit/test_remediation_ledger.py",
             "--ignore=tests/unit/test_k8s_role.py",
+            # The dashboards' generator (a development tool, not the agent) needs
+            # grafana-foundation-sdk, which requires Python 3.10+.
+            "--ignore=tests/unit/test_mixin.py",
         ],
         cwd=ROOT,
         capture_output=True,
