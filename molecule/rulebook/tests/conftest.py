@@ -20,9 +20,11 @@ INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 
 
 def alert(host: str, alertname: str, key: str) -> bytes:
+    """A firing notification in the agent's webhook schema 2: one group of one alert."""
     labels = {"alertname": alertname, "severity": "critical", "host": host}
-    document = {"version": "1", "idempotency_key": key, "status": "firing",
-                "alert": {"fingerprint": key, "status": "firing", "labels": labels}}  # fmt: skip
+    group = {"key": key, "labels": {"alertname": alertname, "host": host}, "sequence": 1}
+    document = {"version": "2", "idempotency_key": key, "status": "firing", "group": group,
+                "alerts": [{"fingerprint": key, "status": "firing", "labels": labels}]}  # fmt: skip
     return json.dumps(document).encode()
 
 
