@@ -11,13 +11,14 @@ The dashboards are built with grafana-foundation-sdk, a development dependency
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from dashboards import delivery, fleet, host
 from dashboards.common import finish
+from generators import files
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
@@ -36,41 +37,16 @@ def _alerts() -> str:
     return header + (ROOT / RULES).read_text(encoding="utf-8")
 
 
-def wanted() -> dict[str, str]:
-    """Each file of the mixin and its text."""
-    files = {"mixin/prometheus_alerts.yaml": _alerts()}
-    for uid, build in DASHBOARDS.items():
-        files[f"mixin/dashboards_out/{uid}.json"] = _dashboard(build())
-    return files
+def _dashboard_file(build: Callable[[], Dashboard]) -> Callable[[str], str]:
+    return lambda _current: _dashboard(build())
 
 
-def stale_files() -> dict[Path, str]:
-    stale = {}
-    for name, text in wanted().items():
-        path = ROOT / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            stale[path] = text
-    return stale
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
-    args = parser.parse_args()
-    stale = stale_files()
-    for path, text in stale.items():
-        name = path.relative_to(ROOT)
-        if args.check:
-            print(f"stale: {name}")
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {name}")
-    if args.check and stale:
-        print(f"regenerate with: {COMMAND}")
-        return 1
-    return 0
+# The mixin's files are made afresh (their current text is not read).
+TARGETS: files.Targets = {
+    "mixin/prometheus_alerts.yaml": lambda _current: _alerts(),
+    **{f"mixin/dashboards_out/{uid}.json": _dashboard_file(b) for uid, b in DASHBOARDS.items()},
+}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(files.main(ROOT, TARGETS, COMMAND, __doc__.splitlines()[0]))
