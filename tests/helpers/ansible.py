@@ -4,13 +4,14 @@ roles."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -47,3 +48,40 @@ def run_playbook(
         timeout=240,
         check=False,
     )
+
+
+K8S_PLAYBOOK = """\
+- name: Render aiops_k8s
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files: [vars.json]
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  roles:
+    - aiops_k8s
+"""
+
+
+def render_k8s(
+    where: Path, variables: dict[str, Any], *args: str, environ: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Write the playbook and its variables into `where` and run it from there (the role's
+    variables are play variables, so the shared config role sees them too)."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "render.yml").write_text(K8S_PLAYBOOK)
+    (where / "vars.json").write_text(json.dumps(variables))
+    scratch = where / "tmp"
+    scratch.mkdir(exist_ok=True)
+    result = run_playbook(
+        "render.yml",
+        *args,
+        cwd=where,
+        environ={
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "TMPDIR": str(scratch),  # where the role's temporary copy of the config goes
+            **(environ or {}),
+        },
+    )
+    assert not list(scratch.iterdir()), "the temporary copy of the config was left behind"
+    return result.returncode, result.stdout

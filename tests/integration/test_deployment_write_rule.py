@@ -7,7 +7,6 @@ Only what cannot run here is changed: the state directory, host_root and the por
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import yaml
 
 from aiops_agent.base.listen import ListenAddress
 from tests.helpers.agentproc import running_agent
-from tests.helpers.ansible import run_playbook
+from tests.helpers.ansible import render_k8s, run_playbook
 from tests.helpers.silenceapi import SILENCES, basic, call, local, remote, silence
 
 pytestmark = pytest.mark.integration
@@ -39,18 +38,6 @@ VM_PLAYBOOK = """\
         content: "{{ aiops_agent_config_yaml }}"
         dest: "{{ out }}"
         mode: "0600"
-"""
-
-K8S_PLAYBOOK = """\
-- name: Render the manifests with basic auth, as roles/aiops_k8s/README.md says
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars_files: [vars.json]
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  roles:
-    - aiops_k8s
 """
 
 
@@ -104,11 +91,8 @@ def test_kubernetes_basic_auth_recipe_serves_writes_with_credentials(tmp_path: P
             "http": {"web_config_file": "/etc/aiops-agent/secrets/web.yml"}
         },
     }
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    (tmp_path / "render.yml").write_text(K8S_PLAYBOOK)
-    result = run_playbook("render.yml", cwd=tmp_path,
-                          environ={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")})  # fmt: skip
-    assert result.returncode == 0, result.stdout
+    returncode, output = render_k8s(tmp_path, variables)
+    assert returncode == 0, output
     configmap = yaml.safe_load((tmp_path / "out" / "configmap.yaml").read_text())
     secret = yaml.safe_load((tmp_path / "out" / "secret.yaml").read_text())
     config = yaml.safe_load(configmap["data"]["config.yaml"])

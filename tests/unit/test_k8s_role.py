@@ -6,7 +6,6 @@ tree."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import stat
 import subprocess
@@ -16,47 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.ansible import run_playbook
+from tests.helpers.ansible import render_k8s as run_role
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "k8s"
 
 IMAGE = "registry.example.com/team/aiops-agent"
-PLAYBOOK = """\
-- name: Render aiops_k8s
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars_files: [vars.json]
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  roles:
-    - aiops_k8s
-"""
-
-
-def run_role(
-    where: Path, variables: dict[str, Any], *args: str, environ: dict[str, str] | None = None
-) -> tuple[int, str]:
-    """Write the playbook and its variables into `where` and run it from there (the role's
-    variables are play variables, so the shared config role sees them too)."""
-    where.mkdir(parents=True, exist_ok=True)
-    (where / "render.yml").write_text(PLAYBOOK)
-    (where / "vars.json").write_text(json.dumps(variables))
-    scratch = where / "tmp"
-    scratch.mkdir(exist_ok=True)
-    result = run_playbook(
-        "render.yml",
-        *args,
-        cwd=where,
-        environ={
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "TMPDIR": str(scratch),  # where the role's temporary copy of the config goes
-            **(environ or {}),
-        },
-    )
-    assert not list(scratch.iterdir()), "the temporary copy of the config was left behind"
-    return result.returncode, result.stdout
 
 
 def documents(directory: Path) -> dict[str, dict[str, Any]]:
