@@ -16,7 +16,7 @@ from aiops_agent.collectors.host import HostPaths
 from aiops_agent.config.schema import CollectorsSection, ProcessesSection
 
 if TYPE_CHECKING:
-    from aiops_agent.collectors.proctable import ProcessRecord, ProcessTable
+    from aiops_agent.collectors.proctable import ProcessTable
 
 
 class Collector(Protocol):
@@ -121,20 +121,9 @@ class _ProcessScan:
     def __init__(self, table: ProcessTable, refresh_every: float = 0.0) -> None:
         self.table = table
         self.refresh_every = refresh_every
-        self.passes = 0
-        self._records: list[ProcessRecord] = []
-        self._scanned_at: Optional[float] = None
 
     def collect(self) -> list[MetricFamily]:
-        now = time.monotonic()
-        # A tenth of slack: a pass due every 60 s at a 15 s interval must not slip to 75 s
-        # because the 60th second came a few milliseconds early.
-        due = self._scanned_at is None or now - self._scanned_at >= 0.9 * self.refresh_every
-        if due:
-            self._records = self.table.scan()
-            self._scanned_at = now
-            self.passes += 1
-        records = self._records
+        records = self.table.refresh(self.refresh_every)
         skipped = self.table.skipped
         return [
             gauge(

@@ -167,9 +167,20 @@ class ProcessTable:
         self._scanned_at: Optional[float] = None
         self._interval = 0.0
         self.records: list[ProcessRecord] = []
+        # The rankings of the latest pass, by `top`: between passes the view is not ranked again.
+        self._rankings: tuple[list[ProcessRecord], int, dict[str, tuple[ProcessSummary, ...]]]
+        self._rankings = ([], 0, {})
         # Processes skipped over the table's life: exited between listing and reading, or
         # unreadable (a stat file psutil cannot parse, an I/O error).
         self.skipped = {"exited": 0, "unreadable": 0}
+
+    def refresh(self, every: float) -> list[ProcessRecord]:
+        """The latest pass, made anew when `every` seconds have gone since it (0: each call).
+        A tenth of slack: a pass due every 60 s at a 15 s interval must not slip to 75 s because
+        the 60th second came a few milliseconds early."""
+        if self._scanned_at is None or self._clock() - self._scanned_at >= 0.9 * every:
+            return self.scan()
+        return self.records
 
     def scan(self) -> list[ProcessRecord]:
         api = self.api
@@ -268,8 +279,17 @@ class ProcessTable:
     def view(self, top: int, timestamp: float) -> ProcessView:
         """The top processes of the latest pass for each ranking, at most `top` each. Rankings
         by a rate (CPU, I/O, forks) leave out processes with none."""
-        seconds = self._interval
         records = self.records
+        ranked, ranked_top, rankings = self._rankings
+        if ranked is not records or ranked_top != top:
+            rankings = self._rank(records, top)
+            self._rankings = (records, top, rankings)
+        return ProcessView(timestamp, len(records), rankings)
+
+    def _rank(
+        self, records: list[ProcessRecord], top: int
+    ) -> dict[str, tuple[ProcessSummary, ...]]:
+        seconds = self._interval
         forks = Counter(r.ppid for r in records if r.new) if seconds > 0 else Counter()
         by_pid = {r.pid: r for r in records}
 
@@ -306,7 +326,7 @@ class ProcessTable:
             rank = keys[ranking]
             chosen = heapq.nlargest(top, records, key=rank)
             rankings[ranking] = tuple(summary(r) for r in chosen if rank(r) > 0)
-        return ProcessView(timestamp, len(records), rankings)
+        return rankings
 
 
 def _created(api: Any, proc: Any) -> float:
