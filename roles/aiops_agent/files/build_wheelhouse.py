@@ -54,11 +54,6 @@ DEFAULT_SOURCE_DATE_EPOCH = "315532800"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from read_installed import record_digest  # noqa: E402 (beside this script, not a package)
 
-# Installed only where the target has a wheel of the locked version: only basic auth on the
-# agent's endpoints needs bcrypt, and building it from its sdist needs a Rust toolchain that hosts
-# lack. A target without the wheel gets the agent without it (the output's "without" says so).
-WHEEL_ONLY = frozenset({"bcrypt"})
-
 
 def fail(message: str) -> NoReturn:
     print(json.dumps({"failed": True, "msg": message}))
@@ -263,15 +258,34 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_lock_covers(wheel: Path, pins: list[Pin], lock: Path) -> None:
-    """Every requirement of the agent's wheel (with its extras) has an entry in the lock."""
-    locked = {pin.name for pin in pins}
+def required_names(wheel: Path) -> tuple[set[str], set[str]]:
+    """The names the agent's wheel requires: always (or through EXTRAS), and only through
+    another extra (bcrypt, for basic auth, through `web`)."""
+    always: set[str] = set()
+    optional: set[str] = set()
     for line in requirements(wheel).splitlines():
         requirement = line.split(":", 1)[1].strip()
         name, _, marker = requirement.partition(";")
-        if "extra ==" in marker and f'"{EXTRAS}"' not in marker and f"'{EXTRAS}'" not in marker:
-            continue
         name = canonical(re.split(r"[\s<>=!~\[(]", name.strip(), maxsplit=1)[0])
+        if "extra ==" in marker and f'"{EXTRAS}"' not in marker and f"'{EXTRAS}'" not in marker:
+            optional.add(name)
+        else:
+            always.add(name)
+    return always, optional - always
+
+
+def wheel_only_names(wheel: Path) -> set[str]:
+    """Installed only where the target has a wheel of the locked version: what the agent needs
+    only through another extra than EXTRAS (basic auth's bcrypt, whose sdist needs a Rust
+    toolchain hosts lack). A target without the wheel gets the agent without it (the output's
+    "without" says so)."""
+    return required_names(wheel)[1]
+
+
+def check_lock_covers(wheel: Path, pins: list[Pin], lock: Path) -> None:
+    """Every requirement of the agent's wheel (with its extras) has an entry in the lock."""
+    locked = {pin.name for pin in pins}
+    for name in sorted(required_names(wheel)[0]):
         if name not in locked:
             fail(
                 f"{lock} has no entry for {name}, which {wheel.name} requires: regenerate the "
@@ -320,8 +334,9 @@ def fill_target(
     directory = wheelhouse / tag
     runtime = pins_for(locks.runtime_pins, python_version, machine, locks.runtime)
     build = pins_for(locks.build_pins, python_version, machine, locks.build)
-    wheel_only = [pin for pin in runtime if pin.name in WHEEL_ONLY]
-    runtime = [pin for pin in runtime if pin.name not in WHEEL_ONLY]
+    optional = wheel_only_names(wheel)
+    wheel_only = [pin for pin in runtime if pin.name in optional]
+    runtime = [pin for pin in runtime if pin.name not in optional]
     stamp = directory / ".requirements-sha256"
     want = hashlib.sha256(
         (
@@ -450,7 +465,10 @@ def main() -> None:
             "sha256": sha256(path),
             "files": sorted([wheel.name, "requirements.txt", *(f.name for f in files)]),
             "pins": {pin.name: pin.version for pin in chosen},
-            "without": sorted(WHEEL_ONLY - {pin.name for pin in chosen}),
+            "without": sorted(
+                {pin.name for pin in locks.runtime_pins}
+                & wheel_only_names(wheel) - {pin.name for pin in chosen}
+            ),
         }
         changed |= target_changed
     print(
