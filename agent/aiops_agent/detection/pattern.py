@@ -259,7 +259,10 @@ class PatternDetector:
             return 0.0
         if not math.isfinite(x):
             return 0.0
-        x = min(_CLIP, max(-_CLIP, x))
+        if x > _CLIP:
+            x = _CLIP
+        elif x < -_CLIP:
+            x = -_CLIP
         score = self._range_novelty(x)
         self._n += 1
         self._sub_n += 1
@@ -365,16 +368,18 @@ class PatternDetector:
         ring, pos, step = self._ring, self._ring_pos, self._bucket
         size = len(ring)
         values = [ring[(pos - 1 - step * k) % size] for k in range(self._window - 1, -1, -1)]
-        span = self._hi - self._lo
+        lo = self._lo
+        span = self._hi - lo
         q = self._levels
         if span > 0.0:
-            level = [int(q * (v - self._lo) / span + 0.5) for v in values]
+            level = [int(q * (v - lo) / span + 0.5) for v in values]
         else:
             level = [0] * self._window
         low, high = min(level), max(level)
         qs = self._shape_levels
         if high > low:
-            shape = [int(qs * (v - low) / (high - low) + 0.5) for v in level]
+            rise = high - low
+            shape = [int(qs * (v - low) / rise + 0.5) for v in level]
         else:
             shape = [0] * self._window
         return shape + level
