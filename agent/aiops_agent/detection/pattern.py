@@ -1,6 +1,6 @@
 """Pattern-memory anomaly detector for one metric series (the agent's NAB leader).
 
-API (the same shape as ``BaselineDetector``)::
+API::
 
     det = PatternDetector()                # one per series; tunables are keyword arguments
     score = det.update(timestamp, value)   # -> float in [0, 1], once per sample, in order
