@@ -153,29 +153,38 @@ def test_fd_ratio_is_the_worst_process_against_its_own_limit_read_only_above_the
     assert table.fd_ratio() == pytest.approx(900 / 65536)
 
 
-def test_task_ratio_counts_threads_of_users_other_than_root_against_their_lowest_nproc() -> None:
+def test_task_ratio_counts_threads_of_users_other_than_root_against_their_lowest_nproc(
+    tmp_path: Path,
+) -> None:
     api = FakeApi()
     # root is exempt from RLIMIT_NPROC: its 100 threads under a limit of 10 do not count.
     api.add(1, num_threads=100, rlimits={NPROC: (10, 10)})
     api.add(100, name="loop", uids=SimpleNamespace(real=1000), rlimits={NPROC: (40, 40)})
-    for pid in range(101, 120):  # 19 children of 100, one the most restricted
+    for pid in range(101, 120):  # 19 descendants of 100 (5 through 101), one most restricted
         limit = 30 if pid == 110 else 40
-        api.add(pid, ppid=100, name="loop", uids=SimpleNamespace(real=1000),
-                rlimits={NPROC: (limit, limit)})  # fmt: skip
+        api.add(pid, create_time=float(pid), ppid=101 if pid >= 115 else 100, name="loop",
+                uids=SimpleNamespace(real=1000), rlimits={NPROC: (limit, limit)})  # fmt: skip
     api.add(120, name="java", num_threads=10, uids=SimpleNamespace(real=1000))
     for pid in range(200, 205):  # a user with 5 tasks: under the floor, no limit read
         api.add(pid, uids=SimpleNamespace(real=1001), rlimits={NPROC: (1, 1)})
-    table = table_of(api)
+    table = table_of(api, root=str(tmp_path))  # no passwd there: users by uid
     table.scan()
     assert table.task_ratio() == pytest.approx(30 / 30)  # 20 processes + 10 threads of 120
     assert [u.uid for u in table.user_tasks] == [1000]
     assert api.rlimit_calls == 21  # uid 1000's processes only
-    ranked = table.view(2, 0.0).top("process_limit")
-    assert [(p.pid, p.threads, p.limit, p.user_tasks) for p in ranked] == [
-        (100, 1, 30, 30),  # 19 children and itself
-        (120, 10, 30, 30),
+    ranked = table.view(3, 0.0).top("process_limit")
+    assert [(p.pid, p.tasks, p.limit, p.user_tasks) for p in ranked] == [
+        (100, 20, 30, 30),  # itself and its 19 descendants: the loop's root
+        (120, 10, 30, 30),  # its threads
+        (101, 6, 30, 30),  # itself and its 5 children
     ]
-    assert "runs 30 tasks of its limit 30" in ranked[0].describe("process_limit")
+    assert (
+        ranked[0]
+        .describe("process_limit")
+        .startswith(
+            "pid 100 loop (1000): 20 tasks with its descendants; 1000 runs 30 tasks of its limit 30"
+        )
+    )
     for pid in range(101, 120):  # the loop was stopped
         del api.table[pid]
     table.scan()
@@ -204,7 +213,7 @@ def test_limits_of_other_users_processes_come_from_proc_pid_limits(tmp_path: Pat
 
 def test_a_summary_saved_before_the_limit_fields_still_loads() -> None:
     summary = ProcessSummary(7, "x", "bob", "x", 0.0, 0, 0, 0.0, 0.0, 3, 0, False)
-    old = {k: v for k, v in summary.as_json().items() if k not in ("threads", "limit",
+    old = {k: v for k, v in summary.as_json().items() if k not in ("tasks", "limit",
                                                                    "user_tasks")}  # fmt: skip
     assert ProcessSummary.from_json(old) == summary
     with pytest.raises(KeyError):

@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 # What an alert's context can name. swap ranks by resident memory (per-process swap needs
 # /proc/PID/smaps, too costly every collection); filesystem by bytes written per second;
 # fd_limit by open fds over the process's own RLIMIT_NOFILE; process_limit lists the processes of
-# the user nearest its RLIMIT_NPROC, those with the most tasks (threads, children started) first.
+# the user nearest its RLIMIT_NPROC, those with the most tasks under them (a fork loop's root)
+# first.
 RESOURCES = ("cpu", "memory", "swap", "io", "fds", "forks", "filesystem", "fd_limit",
              "process_limit")  # fmt: skip
 # The ranking each resource reads.
@@ -62,9 +63,10 @@ class ProcessSummary(NamedTuple):
     open_fds: int  # -1: not readable (another user's process, agent not root)
     forks: int  # its children started since the previous collection
     new: bool  # first seen in this collection: the rates are not known yet
-    # Only in the fd_limit and process_limit rankings (0 elsewhere): the limit the process is
-    # measured against (its soft RLIMIT_NOFILE, or RLIMIT_NPROC), and its user's tasks.
-    threads: int = 0
+    # Only in the fd_limit and process_limit rankings (0 elsewhere): its tasks (its threads and
+    # those of its descendants of the same user), the limit the process is measured against (its
+    # soft RLIMIT_NOFILE, or RLIMIT_NPROC), and its user's tasks.
+    tasks: int = 0
     limit: int = 0
     user_tasks: int = 0
 
@@ -92,8 +94,8 @@ class ProcessSummary(NamedTuple):
             "fds": f"{self.open_fds} open fds",
             "forks": f"{self.forks} children started",
             "fd_limit": f"{self.open_fds} open fds of its limit {self.limit}",
-            "process_limit": f"{self.threads} threads, {self.forks} children started; "
-            f"{self.user or '?'} runs {self.user_tasks} tasks of its limit {self.limit}",
+            "process_limit": f"{self.tasks} tasks with its descendants; {self.user or '?'} "
+            f"runs {self.user_tasks} tasks of its limit {self.limit}",
         }
         measure = measures[RANKING_OF.get(resource, resource)]
         line = f"pid {self.pid} {self.name} ({self.user or '?'}): {measure}"

@@ -358,7 +358,9 @@ class ProcessTable:
         forks = Counter(r.ppid for r in records if r.new) if seconds > 0 else Counter()
         by_pid = {r.pid: r for r in records}
 
-        def summary(record: ProcessRecord, limit: int = 0, user_tasks: int = 0) -> ProcessSummary:
+        def summary(
+            record: ProcessRecord, tasks: int = 0, limit: int = 0, user_tasks: int = 0
+        ) -> ProcessSummary:
             per_second = 1.0 / seconds if seconds > 0 else 0.0
             return ProcessSummary(
                 pid=record.pid,
@@ -373,7 +375,7 @@ class ProcessTable:
                 open_fds=record.open_fds,
                 forks=forks.get(record.pid, 0),
                 new=record.new,
-                threads=record.threads,
+                tasks=tasks,
                 limit=limit,
                 user_tasks=user_tasks,
             )
@@ -395,7 +397,7 @@ class ProcessTable:
                 limits = self.fd_limits
                 near = [r for r in records if r.pid in limits]
                 chosen = heapq.nlargest(top, near, key=lambda r: r.open_fds / limits[r.pid])
-                rankings[ranking] = tuple(summary(r, limits[r.pid]) for r in chosen)
+                rankings[ranking] = tuple(summary(r, 0, limits[r.pid]) for r in chosen)
                 continue
             if ranking == "process_limit":
                 rankings[ranking] = self._rank_user(records, top, summary)
@@ -409,18 +411,23 @@ class ProcessTable:
         self,
         records: list[ProcessRecord],
         top: int,
-        summary: Callable[[ProcessRecord, int, int], ProcessSummary],
+        summary: Callable[[ProcessRecord, int, int, int], ProcessSummary],
     ) -> tuple[ProcessSummary, ...]:
-        """The processes of the user nearest its RLIMIT_NPROC, those accounting for the most
-        tasks (their threads and their children: a fork loop's parents) first."""
+        """The processes of the user nearest its RLIMIT_NPROC, those with the most tasks under
+        them (their threads and their descendants' of that user: a fork loop's root) first."""
         limited = [u for u in self.user_tasks if u.limit]
         if not limited:
             return ()
         worst = max(limited, key=lambda u: u.tasks / u.limit)
-        children = Counter(r.ppid for r in records if r.uid == worst.uid)
-        own = [r for r in records if r.uid == worst.uid]
-        chosen = heapq.nlargest(top, own, key=lambda r: r.threads + children[r.pid])
-        return tuple(summary(r, worst.limit, worst.tasks) for r in chosen)
+        own = sorted(
+            (r for r in records if r.uid == worst.uid), key=lambda r: (r.create_time, r.pid)
+        )
+        tasks = {r.pid: max(r.threads, 1) for r in own}
+        for record in reversed(own):  # a child starts after its parent: children first
+            if record.ppid in tasks and record.ppid != record.pid:
+                tasks[record.ppid] += tasks[record.pid]
+        chosen = heapq.nlargest(top, own, key=lambda r: tasks[r.pid])
+        return tuple(summary(r, tasks[r.pid], worst.limit, worst.tasks) for r in chosen)
 
 
 def _limit_in_file(path: str, which: int) -> int:
