@@ -42,6 +42,7 @@ from aiops_agent.config.alerting_schema import (  # noqa: E402
     AlertingSection,
     BaselineSettings,
 )
+from aiops_agent.config.schema import ProcessesSection  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -68,6 +69,8 @@ def agent_config(webhook: str) -> dict[str, Any]:
             "repeat_interval": scaled_duration(float(alerting.repeat_interval)),
             "resolve_timeout": scaled_duration(float(alerting.resolve_timeout)),
         },
+        # The process table's pass (fd and process-limit rules read it) is a duration too.
+        "processes": {"interval": scaled_duration(float(ProcessesSection().interval))},
         "receivers": {"bench": {"webhook": {"url": webhook}}},
         "routes": [{"receiver": "bench"}],
     }
