@@ -59,7 +59,8 @@ levels = [rng.uniform(1.0, 1000.0) for _ in range(n)]
 # a time would take long and measure nothing new); then two real rounds.
 template = PatternDetector()
 for r in range(learned):
-    template.update(1.7e9 + 300.0 * r, 500.0 + 100.0 * math.sin(r * 2 * math.pi / 288) + 10 * noise[r])
+    daily = 100.0 * math.sin(r * 2 * math.pi / 288)
+    template.update(1.7e9 + 300.0 * r, 500.0 + daily + 10 * noise[r])
 ts = 1.7e9 + 300.0 * learned
 gc.collect()
 rss0 = rss_kib()

@@ -21,10 +21,11 @@ _AGENT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."
 sys.path.insert(0, os.path.normpath(_AGENT_DIR))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # baseline_detector
 
+from baseline_detector import BaselineDetector  # noqa: E402
+
 from aiops_agent.config.alerting_schema import DEFAULT_RULES  # noqa: E402
 from aiops_agent.detection.anomaly_scores import SeriesBaseline  # noqa: E402
 from aiops_agent.detection.pattern import PatternDetector  # noqa: E402
-from baseline_detector import BaselineDetector  # noqa: E402
 
 
 class Detector:
