@@ -56,10 +56,11 @@ def test_unit_properties(host):
     props = dict(
         line.split("=", 1)
         for line in host.check_output(
-            f"systemctl show {SERVICE} -p Type -p WatchdogUSec -p Restart -p User -p NoNewPrivileges"
-            " -p ProtectSystem -p ProtectHome -p PrivateTmp -p PrivateDevices -p ProtectProc"
-            " -p ProcSubset -p CapabilityBoundingSet -p RestrictNamespaces -p MemoryDenyWriteExecute"
-            " -p SystemCallArchitectures -p PrivateUsers -p ProtectKernelTunables -p NotifyAccess"
+            f"systemctl show {SERVICE} -p Type -p WatchdogUSec -p Restart -p User"
+            " -p NoNewPrivileges -p ProtectSystem -p ProtectHome -p PrivateTmp -p PrivateDevices"
+            " -p ProtectProc -p ProcSubset -p CapabilityBoundingSet -p RestrictNamespaces"
+            " -p MemoryDenyWriteExecute -p SystemCallArchitectures -p PrivateUsers"
+            " -p ProtectKernelTunables -p NotifyAccess"
         ).splitlines()
     )
     assert props["Type"] == "notify"
@@ -76,18 +77,29 @@ def test_unit_properties(host):
     # Nothing that hides processes from the agent.
     assert props["ProtectProc"] == "default"
     assert props["ProcSubset"] == "all"
-    assert props["CapabilityBoundingSet"] == ""
+    if reads_all_processes(host):  # the opt-in: one capability, no user namespace
+        assert props["CapabilityBoundingSet"] == "cap_dac_read_search"
+        assert props["PrivateUsers"] == "no"
+    else:
+        assert props["CapabilityBoundingSet"] == ""
+        assert props["PrivateUsers"] == "yes"
     assert props["RestrictNamespaces"] == "yes"
     assert props["MemoryDenyWriteExecute"] == "yes"
-    assert props["PrivateUsers"] == "yes"
     assert props["ProtectKernelTunables"] == "yes"
+
+
+def reads_all_processes(host) -> bool:
+    """converge.yml sets aiops_agent_read_all_processes on aiops-deb13 only."""
+    return host.backend.name == "aiops-deb13"
 
 
 def test_systemd_analyze_security_score(host):
     out = host.check_output(f"systemd-analyze security --no-pager {SERVICE}.service")
     score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
     print(f"systemd-analyze security {SERVICE}: {score}")
-    assert score <= 2.0, out
+    # The opt-in's capability and host user namespace cost 0.2 (2.2 measured; node_exporter's
+    # Debian unit: 9.2).
+    assert score <= (2.5 if reads_all_processes(host) else 2.0), out
 
 
 def test_healthz(host):
@@ -158,6 +170,35 @@ def test_agent_counts_every_process(host):
     counted = metric(host, "node_processes_pids")
     assert counted, "node_processes_pids missing"
     assert counted[0][1] >= int(daemons), (counted, daemons)
+
+
+def test_fds_of_a_root_process_are_counted_only_with_the_opt_in(host):
+    # A root service holding 100 fds under a limit of 128: the agent lists its /proc/PID/fd only
+    # with aiops_agent_read_all_processes (CAP_DAC_READ_SEARCH); without it, its own user's only.
+    unit = "molecule-fd-holder"
+    hold = "import os, time; fds = [os.open('/dev/null', 0) for _ in range(100)]; time.sleep(900)"
+    host.run(f"systemctl stop {unit}")
+    host.check_output(
+        f'systemd-run --unit={unit} --collect -p LimitNOFILE=128 /usr/bin/python3 -c "{hold}"'
+    )
+    try:
+        # The process table refreshes once a minute: the opt-in host must see >= 100/128 within
+        # two refreshes; the other must still not see it after more than one.
+        seen = []
+        deadline = time.monotonic() + (150 if reads_all_processes(host) else 80)
+        while time.monotonic() < deadline:
+            seen = [value for _, value in metric(host, "aiops_agent_process_fd_limit_used_ratio")]
+            if reads_all_processes(host) and seen and seen[0] >= 0.7:
+                break
+            assert reads_all_processes(host) or not seen or seen[0] < 0.7, seen
+            time.sleep(3)
+        assert seen, "aiops_agent_process_fd_limit_used_ratio missing"
+        if reads_all_processes(host):
+            assert seen[0] >= 0.7, seen
+        else:
+            assert seen[0] < 0.7, seen
+    finally:
+        host.run(f"systemctl stop {unit}")
 
 
 def test_no_network_host_is_air_gapped(host):
