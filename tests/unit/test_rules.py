@@ -219,6 +219,32 @@ def test_default_rules_can_be_tuned_and_switched_off() -> None:
         DetectionSection(default_rules={"HostFilesystemSpace": RuleOverride(warning=0.99)})
 
 
+def test_a_forecast_rules_window_can_be_tuned_but_only_on_a_forecast_rule(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "detection:\n  default_rules:\n    HostFilesystemFillingUp:\n"
+        "      forecast: {window: 24m}\n"
+    )
+    rules = {
+        r.name: r for r in load_config(str(path), {}, required=True).detection.effective_rules()
+    }
+    forecast = rules["HostFilesystemFillingUp"].forecast
+    assert forecast is not None
+    assert (forecast.window, forecast.points, forecast.limit) == (1440.0, 32, 1.0)
+    inodes = rules["HostFilesystemInodesFillingUp"].forecast
+    assert inodes is not None and inodes.window == 6 * 3600.0  # the other rule keeps its own
+    path.write_text(
+        "detection:\n  default_rules:\n    HostFilesystemSpace:\n      forecast: {window: 1h}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path), {}, required=True)
+    (problem,) = caught.value.problems
+    assert "HostFilesystemSpace.forecast: HostFilesystemSpace is not a forecast rule" in str(
+        problem
+    )
+    assert str(path) in str(problem)
+
+
 def test_matcher_and_selector_syntax() -> None:
     assert parse_matcher('device=~"sd.*"').matches("sda")
     assert not parse_matcher('device=~"sd.*"').matches("nvme0n1-sda")  # anchored
