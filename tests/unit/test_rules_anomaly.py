@@ -232,8 +232,9 @@ def test_a_surprising_but_small_change_of_a_ratio_or_load_does_not_fire(name: st
     assert notifications(name, quiet_then(0.6, random.Random(5)))[:1] == ["firing"]
 
 
-def test_a_byte_rate_has_no_natural_scale_and_fires_on_the_same_change() -> None:
-    """The same series as a gauge without a natural scale (bytes, counts) is judged by its
-    learned range alone: the floor of a ratio would hide a real change there."""
-    values = [value * 1e6 for value in quiet_then(0.22, random.Random(5))]
-    assert notifications("app_queue_bytes", values)[:1] == ["firing"]
+def test_a_series_without_a_natural_scale_fires_on_the_same_change() -> None:
+    """The same numbers as a latency in seconds: 110 ms to 220 ms is a real change, and seconds
+    (like bytes and counts) have no natural scale, so the series is judged by its learned range
+    alone; the floor of a ratio would hide it."""
+    statuses = notifications("app_request_latency_seconds", quiet_then(0.22, random.Random(5)))
+    assert statuses[:1] == ["firing"]
