@@ -329,10 +329,12 @@ def growth_baseline_section(doc: Optional[dict[str, Any]]) -> str:
         ]
         for p in s["points"]
     ]
-    return f"""### Learned baselines: BaselineDetector with 1k-100k series
+    return f"""### Learned baselines: PatternDetector with 1k-100k series
 
-`BaselineDetector` driven directly, one dict entry per series keyed by (name, labels), each size in
-a fresh interpreter; update cost measured after warm-up, in CPU time (median of
+The agent's detector (`detection/pattern.py:PatternDetector`) driven directly, one dict entry per
+series keyed by (name, labels), each a deep copy of one that learned 10 days of a daily pattern
+(its pattern memory full), each size in a fresh interpreter; update cost measured in CPU time
+(median of
 {doc["settings"]["timed_rounds"]} rounds over all series; the loop itself costs about
 {f(s["points"][0]["loop_overhead_us"], 2)} µs per item of that). Memory: tracemalloc of the
 detectors and the dict; RSS growth of the process (includes allocator slack).
@@ -708,13 +710,20 @@ in-process (or a config change), next to the unchanged agent through the same wr
 """
 
 
-def only_fleet() -> int:
-    """Rewrite the fleet section of RESULTS.md alone (`make -C bench fleet` on its own)."""
+def only(section: str) -> int:
+    """Rewrite one section of RESULTS.md alone, after its benchmark ran on its own (`make -C
+    bench fleet` or `growth-baselines`): the other sections' JSON may not be on this machine."""
     text = RESULTS.read_text()
-    start = text.index("## Fleet")
-    end = text.index("\n## ", start + 1) + 1
-    RESULTS.write_text(text[:start] + fleet_section(load("fleet.json")) + "\n" + text[end:])
-    bl.log(f"wrote the fleet section of {RESULTS}")
+    if section == "fleet":
+        heading, level, new = "## Fleet", "\n## ", fleet_section(load("fleet.json"))
+    else:
+        base = load("growth_baseline.json")
+        growth_plots(None, base)
+        heading, level, new = "### Learned baselines", "\n##", growth_baseline_section(base)
+    start = text.index(heading)
+    end = text.index(level, start + 1) + 1
+    RESULTS.write_text(text[:start] + new + "\n" + text[end:])
+    bl.log(f"wrote the {section} section of {RESULTS}")
     return 0
 
 
@@ -759,8 +768,8 @@ def processes_section(doc: Optional[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--only", "fleet"]:
-        return only_fleet()
+    if sys.argv[1:2] == ["--only"] and sys.argv[2:] in (["fleet"], ["baselines"]):
+        return only(sys.argv[2])
     overhead = load("overhead.json")
     host = load("growth_host.json")
     base = load("growth_baseline.json")

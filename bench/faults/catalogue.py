@@ -163,7 +163,7 @@ FAULTS: tuple[Fault, ...] = (
         title="File descriptor leak until the process limit refuses more (EMFILE)",
         command="python3 /opt/faults/fdleak.py --ramp-seconds {ramp}",
         properties=("LimitNOFILE=65536",),
-        agent=frozenset(),
+        agent=frozenset({"HostProcessFdLimit"}),
         anomaly=frozenset(),
         prometheus=frozenset({"HostFileDescriptorsRunningOut"}),
         evidence=(
@@ -176,7 +176,7 @@ FAULTS: tuple[Fault, ...] = (
         title="Runaway fork loop, bounded by RLIMIT_NPROC 512 for its user",
         command="/opt/faults/forkloop.sh",
         properties=("User=benchfork", "LimitNPROC=512"),
-        agent=CPU_ALERTS,
+        agent=frozenset({"HostUserProcessLimit"}),
         anomaly=CPU_SERIES,
         prometheus=PROM_CPU_ALERTS,
         evidence=(

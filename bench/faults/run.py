@@ -43,6 +43,7 @@ from aiops_agent.config.alerting_schema import (  # noqa: E402
     BaselineSettings,
     RuleSettings,
 )
+from aiops_agent.config.schema import ProcessesSection  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -79,6 +80,8 @@ def agent_config(webhook: str) -> dict[str, Any]:
             "repeat_interval": scaled_duration(float(alerting.repeat_interval)),
             "resolve_timeout": scaled_duration(float(alerting.resolve_timeout)),
         },
+        # The process table's pass (fd and process-limit rules read it) is a duration too.
+        "processes": {"interval": scaled_duration(float(ProcessesSection().interval))},
         "receivers": {"bench": {"webhook": {"url": webhook}}},
         "routes": [{"receiver": "bench"}],
     }

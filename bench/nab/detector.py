@@ -1,4 +1,5 @@
-"""nabkit adapters for the agent's detectors (the real modules, not copies).
+"""nabkit adapters for the agent's detector (the real module, not a copy) and for the previous
+one, ``BaselineDetector`` (kept here for the comparison row; the agent no longer ships it).
 
     python nabkit.py run bench/nab/detector.py:Detector --jobs 2 -p offset=1
     python nabkit.py run bench/nab/detector.py:Baseline --jobs 2
@@ -18,10 +19,12 @@ from typing import Optional
 
 _AGENT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "agent")
 sys.path.insert(0, os.path.normpath(_AGENT_DIR))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # baseline_detector
+
+from baseline_detector import BaselineDetector  # noqa: E402
 
 from aiops_agent.config.alerting_schema import DEFAULT_RULES  # noqa: E402
 from aiops_agent.detection.anomaly_scores import SeriesBaseline  # noqa: E402
-from aiops_agent.detection.baseline import BaselineDetector  # noqa: E402
 from aiops_agent.detection.pattern import PatternDetector  # noqa: E402
 
 

@@ -28,6 +28,7 @@ class FakeApi:
         self.table: dict[int, dict[str, Any]] = {}
         self.created: list[int] = []  # PIDs a Process was built for, in order
         self.on_as_dict: Optional[Any] = None  # called with the pid before each as_dict
+        self.rlimit_calls = 0
 
     def add(self, pid: int, create_time: float = 100.0, **info: Any) -> None:
         spec: dict[str, Any] = {
@@ -86,8 +87,18 @@ class FakeProcess:
             result[attr] = value
         return result
 
-    def rlimit(self, _which: int) -> tuple[int, int]:
-        return (1024, 4096)
+    def rlimit(self, which: int) -> tuple[int, int]:
+        """The spec's rlimits {resource: (soft, hard) or a psutil exception to raise}, else
+        1024/4096; counts the calls."""
+        spec = self.api.table.get(self.pid)
+        if spec is None:
+            raise psutil.NoSuchProcess(self.pid)
+        self.api.rlimit_calls += 1
+        limit = spec.get("rlimits", {}).get(which, (1024, 4096))
+        if isinstance(limit, type) and issubclass(limit, psutil.Error):
+            raise limit(self.pid)
+        soft, hard = limit
+        return (soft, hard)
 
 
 class Clock:

@@ -17,6 +17,27 @@ from tests.helpers.hostaddr import non_loopback_ipv4
 SILENCES = "/api/v1/silences"
 
 
+def call_raw(
+    base: str,
+    method: str,
+    path: str,
+    body: Optional[dict[str, Any]] = None,
+    headers: Optional[dict[str, str]] = None,
+    context: Optional[ssl.SSLContext] = None,
+) -> tuple[int, bytes]:
+    """(status, body as sent); the write methods get the Content-Type the agent requires (the
+    agent's guard against browsers), which `headers` can replace."""
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {"Content-Type": "application/json"} if method in ("POST", "DELETE") else {}
+    sent.update(headers or {})
+    request = urllib.request.Request(base + path, data=data, headers=sent, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
+            return int(answer.status), bytes(answer.read())
+    except urllib.error.HTTPError as error:
+        return int(error.code), bytes(error.read())
+
+
 def call(
     base: str,
     method: str,
@@ -25,16 +46,9 @@ def call(
     headers: Optional[dict[str, str]] = None,
     context: Optional[ssl.SSLContext] = None,
 ) -> tuple[int, Any]:
-    """(status, parsed JSON body); the write methods get the Content-Type the agent requires."""
-    data = json.dumps(body).encode() if body is not None else None
-    sent = {"Content-Type": "application/json"} if method in ("POST", "DELETE") else {}
-    sent.update(headers or {})
-    request = urllib.request.Request(base + path, data=data, headers=sent, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
-            return int(answer.status), json.loads(answer.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return int(error.code), json.loads(error.read() or b"null")
+    """(status, parsed JSON body)."""
+    status, answer = call_raw(base, method, path, body, headers, context)
+    return status, json.loads(answer or b"null")
 
 
 def basic(user: str, password: str) -> dict[str, str]:

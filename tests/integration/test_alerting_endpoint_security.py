@@ -14,11 +14,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,17 +23,18 @@ import bcrypt
 import pytest
 import yaml
 
-from tests.helpers.agentproc import AgentProcess, running_agent
+from tests.helpers.agentproc import running_agent
 from tests.helpers.cli import check_config_of
 from tests.helpers.ports import reserve
 from tests.helpers.receivers import Behaviour, recording
+from tests.helpers.silenceapi import basic, call_raw
 from tests.promtext import parse as parse_metrics
 
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "admin", "silence-pw-71c2e9a4-do-not-leak"
 AM_PASSWORD = "am-pw-0e5b93c1-do-not-leak"
-AM_BASIC = "Basic " + base64.b64encode(f"aiops:{AM_PASSWORD}".encode()).decode()
+AM_BASIC = basic("aiops", AM_PASSWORD)["Authorization"]
 HMAC_SECRET = "hmac-file-4d8a2f60-do-not-leak"
 URL_TOKEN = "HOOKTOKEN-93ab17e2"
 ROUTING_KEY = "pdkey-5f0e6c28d41b4e9a9c7d2b1a0f3e8d77"
@@ -90,25 +88,8 @@ def routes(names: list[str]) -> list[dict[str, Any]]:
     return [{"receiver": name, "continue": True} for name in names]
 
 
-def request(
-    agent: AgentProcess,
-    method: str,
-    path: str,
-    body: Optional[dict[str, Any]] = None,
-    auth: Optional[tuple[str, str]] = None,
-) -> tuple[int, bytes]:
-    data = json.dumps(body).encode() if body is not None else None
-    # The mutating methods also need this header (the agent's guard against browsers).
-    headers = {"Content-Type": "application/json"} if method in ("POST", "DELETE") else {}
-    if auth is not None:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    req = urllib.request.Request(agent.url + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as answer:
-            return int(answer.status), bytes(answer.read())
-    except urllib.error.HTTPError as error:
-        return int(error.code), bytes(error.read())
+def creds(auth: Optional[tuple[str, str]]) -> dict[str, str]:
+    return basic(*auth) if auth is not None else {}
 
 
 def silence_body() -> dict[str, Any]:
@@ -160,24 +141,37 @@ def test_alerting_endpoints_need_credentials_and_secrets_do_not_leak(tmp_path: P
         with running_agent(config, env=env, auth=(USER, PASSWORD)) as agent:
             # Without credentials, or with wrong ones: 401, and nothing happens.
             for auth in (None, (USER, "wrong"), (USER, PASSWORD.upper()), ("nobody", PASSWORD)):
-                assert request(agent, "GET", "/api/v1/alerts", auth=auth)[0] == 401, auth
-                assert request(agent, "GET", "/api/v1/silences", auth=auth)[0] == 401, auth
-                status, body = request(agent, "POST", "/api/v1/silences", silence_body(), auth)
+                assert (
+                    call_raw(agent.url, "GET", "/api/v1/alerts", headers=creds(auth))[0] == 401
+                ), auth
+                assert (
+                    call_raw(agent.url, "GET", "/api/v1/silences", headers=creds(auth))[0] == 401
+                ), auth
+                status, body = call_raw(
+                    agent.url, "POST", "/api/v1/silences", silence_body(), creds(auth)
+                )
                 assert status == 401, (auth, status, body)
                 assert not leaks(body.decode(errors="replace"))
-                status, _ = request(agent, "DELETE", "/api/v1/silences?id=x", auth=auth)
+                status, _ = call_raw(
+                    agent.url, "DELETE", "/api/v1/silences?id=x", headers=creds(auth)
+                )
                 assert status == 401, auth
-            status, body = request(agent, "GET", "/api/v1/silences", auth=(USER, PASSWORD))
+            status, body = call_raw(
+                agent.url, "GET", "/api/v1/silences", headers=basic(USER, PASSWORD)
+            )
             assert status == 200 and json.loads(body)["data"] == [], body
 
             # With credentials they work.
-            status, body = request(
-                agent, "POST", "/api/v1/silences", silence_body(), (USER, PASSWORD)
+            status, body = call_raw(
+                agent.url, "POST", "/api/v1/silences", silence_body(), basic(USER, PASSWORD)
             )
             assert status == 200, body
             silence_id = json.loads(body)["data"]["silenceId"]
-            status, body = request(
-                agent, "DELETE", f"/api/v1/silences?id={silence_id}", auth=(USER, PASSWORD)
+            status, body = call_raw(
+                agent.url,
+                "DELETE",
+                f"/api/v1/silences?id={silence_id}",
+                headers=basic(USER, PASSWORD),
             )
             assert status == 200, body
 
@@ -200,9 +194,13 @@ def test_alerting_endpoints_need_credentials_and_secrets_do_not_leak(tmp_path: P
             assert echo.arrived >= 1, "the echoing receiver was never called"
 
             metrics_text = agent.metrics()
-            status, alerts_body = request(agent, "GET", "/api/v1/alerts", auth=(USER, PASSWORD))
+            status, alerts_body = call_raw(
+                agent.url, "GET", "/api/v1/alerts", headers=basic(USER, PASSWORD)
+            )
             assert status == 200 and b"AlwaysUp" in alerts_body
-            silences_body = request(agent, "GET", "/api/v1/silences", auth=(USER, PASSWORD))[1]
+            silences_body = call_raw(
+                agent.url, "GET", "/api/v1/silences", headers=basic(USER, PASSWORD)
+            )[1]
             assert not leaks(metrics_text), "a secret is on /metrics"
             assert not leaks(alerts_body.decode()), "a secret is in /api/v1/alerts"
             assert not leaks(silences_body.decode()), "a secret is in /api/v1/silences"

@@ -6,13 +6,12 @@ guards) and persists it in the state directory; learned baselines export anomaly
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any, Optional, TypeVar
 
 import pytest
 
 from tests.helpers.agentproc import AgentProcess, running_agent
+from tests.helpers.silenceapi import call
 from tests.helpers.wait import wait_for
 from tests.promtext import parse as parse_metrics
 
@@ -36,26 +35,6 @@ CONFIG: dict[str, Any] = {
     },
     "alerting": {"repeat_interval": "1h"},
 }
-
-
-def send(
-    agent: AgentProcess,
-    method: str,
-    path: str,
-    body: Optional[dict[str, Any]] = None,
-    headers: Optional[dict[str, str]] = None,
-) -> tuple[int, dict[str, Any]]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(agent.url + path, data=data, method=method)
-    for name, value in (
-        headers if headers is not None else {"Content-Type": "application/json"}
-    ).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return int(error.code), json.loads(error.read())
 
 
 def alerts(agent: AgentProcess) -> list[dict[str, Any]]:
@@ -106,14 +85,14 @@ def test_rule_fires_is_exported_logged_and_silenced() -> None:
 
         # the mutating endpoint refuses what a browser on another site could send
         plain = {"Content-Type": "text/plain"}
-        assert send(agent, "POST", "/api/v1/silences", SILENCE, plain)[0] == 415
+        assert call(agent.url, "POST", "/api/v1/silences", SILENCE, plain)[0] == 415
         evil = {"Content-Type": "application/json", "Origin": "http://evil.example"}
-        assert send(agent, "POST", "/api/v1/silences", SILENCE, evil)[0] == 403
+        assert call(agent.url, "POST", "/api/v1/silences", SILENCE, evil)[0] == 403
 
-        status, created = send(agent, "POST", "/api/v1/silences", SILENCE)
+        status, created = call(agent.url, "POST", "/api/v1/silences", SILENCE)
         assert status == 200, created
         silence_id = created["data"]["silenceId"]
-        status, listed = send(agent, "GET", "/api/v1/silences", headers={})
+        status, listed = call(agent.url, "GET", "/api/v1/silences")
         assert [(s["id"], s["status"]["state"]) for s in listed["data"]] == [(silence_id, "active")]
         assert (agent.directory / "state" / "silences.json").exists()
         wait_for(
@@ -126,7 +105,7 @@ def test_rule_fires_is_exported_logged_and_silenced() -> None:
         }
         assert muted["silenced"] >= 1
 
-        status, _ = send(agent, "DELETE", f"/api/v1/silences?id={silence_id}")
+        status, _ = call(agent.url, "DELETE", f"/api/v1/silences?id={silence_id}")
         assert status == 200
         wait_for(
             lambda: (firing(agent) or {"silencedBy": ["?"]}).get("silencedBy") == [],

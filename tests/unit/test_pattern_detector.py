@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -223,3 +224,27 @@ def test_box_memory_replaces_least_recently_used_when_full() -> None:
     assert memory.nearest([50, 50]) == (0, 1)
     # Box 0 grew to [10, 12] on both features: 12 - 11 + 11 - 10 per feature.
     assert memory.nearest([11, 11]) == (4, 0)
+
+
+# Digests of whole score streams, recorded with the detector as it was before its speed work
+# (the lane layout of BoxMemory, the byte-wise minimum): a change meant only to make it faster
+# must leave every score as it was.  The cases cover an odd capacity (a pad lane), replacement
+# of full memories, a range that grows at every step (re-scaled boxes) and stride > 1.  A change
+# that is meant to alter scores updates these digests and says why.  Scores are compared to 9
+# decimals, so that a last-bit difference of a C library's erfc cannot fail the test.
+RECORDED_STREAMS = {
+    ("daily", 1, 352): "b0897b72e480cecd",
+    ("steps", 1, 352): "ba6d22b8922bfbfe",
+    ("counter", 1, 352): "e54ebcf7ab000169",
+    ("random_walk", 1, 33): "29c3552bf5cffa8d",
+    ("noise", 1, 17): "7d73983b9a7e2409",
+    ("spikes", 3, 352): "63e250e26540ad25",
+}
+
+
+@pytest.mark.parametrize(("shape", "stride", "capacity"), sorted(RECORDED_STREAMS))
+def test_scores_match_the_recorded_streams(shape: str, stride: int, capacity: int) -> None:
+    scores = feed(PatternDetector(50, stride=stride, capacity=capacity), series(shape, 4000))
+    assert sum(s > 0.0 for s in scores) > 1000  # the stream is mostly scored, not warm-up
+    digest = hashlib.sha256(" ".join(f"{s:.9f}" for s in scores).encode()).hexdigest()
+    assert digest[:16] == RECORDED_STREAMS[shape, stride, capacity]

@@ -6,6 +6,7 @@ a fake host tree through PROCFS_PATH under agent.host_root."""
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,10 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.collectors import new_process_table
 from aiops_agent.collectors.host import HostPaths
-from aiops_agent.collectors.proctable import Redactor
+from aiops_agent.collectors.proctable import FD_FLOOR, Redactor
 from aiops_agent.config.schema import DEFAULT_REDACT, CollectorsSection, ProcessesSection
 from tests.helpers.fakeprocs import Clock, FakeApi, table_of
 
@@ -124,6 +126,98 @@ def test_memory_change_writes_and_forks() -> None:
     assert view.top("memory")[0].rss_change_bytes == 20_000_000
     assert [(p.pid, p.forks) for p in view.top("forks")] == [(50, 2)]
     assert view.top("swap") == view.top("memory")
+
+
+NOFILE, NPROC = resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC
+
+
+def test_fd_ratio_is_the_worst_process_against_its_own_limit_read_only_above_the_floor() -> None:
+    api = FakeApi()
+    api.add(10, num_fds=FD_FLOOR - 1, rlimits={NOFILE: (FD_FLOOR, FD_FLOOR)})  # under the floor
+    api.add(20, name="leaker", num_fds=60, rlimits={NOFILE: (64, 4096)})  # 0.9375
+    api.add(30, name="server", num_fds=900, rlimits={NOFILE: (65536, 65536)})  # most fds
+    api.add(40, num_fds=5000, rlimits={NOFILE: (-1, -1)})  # unlimited: no ratio
+    api.add(50, num_fds=psutil.AccessDenied)  # not readable: no ratio
+    table = table_of(api)
+    table.scan()
+    assert table.fd_ratio() == pytest.approx(60 / 64)
+    assert api.rlimit_calls == 3  # 20, 30 and 40: the others cannot be near a limit
+    ranked = table.view(5, 0.0).top("fd_limit")
+    assert [(p.pid, p.open_fds, p.limit) for p in ranked] == [(20, 60, 64), (30, 900, 65536)]
+    assert ranked[0].describe("fd_limit").startswith("pid 20 leaker (root): 60 open fds of its "
+                                                     "limit 64")  # fmt: skip
+    assert table.fd_limit(20) == 64  # the pass's reading, for the process groups too
+    assert api.rlimit_calls == 3
+    api.table[20]["num_fds"] = 3  # it closed them: the next pass forgets it
+    table.scan()
+    assert table.fd_ratio() == pytest.approx(900 / 65536)
+
+
+def test_task_ratio_counts_threads_of_users_other_than_root_against_their_lowest_nproc(
+    tmp_path: Path,
+) -> None:
+    api = FakeApi()
+    # root is exempt from RLIMIT_NPROC: its 100 threads under a limit of 10 do not count.
+    api.add(1, num_threads=100, rlimits={NPROC: (10, 10)})
+    api.add(100, name="loop", uids=SimpleNamespace(real=1000), rlimits={NPROC: (40, 40)})
+    for pid in range(101, 120):  # 19 descendants of 100 (5 through 101), one most restricted
+        limit = 30 if pid == 110 else 40
+        api.add(pid, create_time=float(pid), ppid=101 if pid >= 115 else 100, name="loop",
+                uids=SimpleNamespace(real=1000), rlimits={NPROC: (limit, limit)})  # fmt: skip
+    api.add(120, name="java", num_threads=10, uids=SimpleNamespace(real=1000))
+    for pid in range(200, 205):  # a user with 5 tasks: under the floor, no limit read
+        api.add(pid, uids=SimpleNamespace(real=1001), rlimits={NPROC: (1, 1)})
+    table = table_of(api, root=str(tmp_path))  # no passwd there: users by uid
+    table.scan()
+    assert table.task_ratio() == pytest.approx(30 / 30)  # 20 processes + 10 threads of 120
+    assert [u.uid for u in table.user_tasks] == [1000]
+    assert api.rlimit_calls == 21  # uid 1000's processes only
+    ranked = table.view(3, 0.0).top("process_limit")
+    assert [(p.pid, p.tasks, p.limit, p.user_tasks) for p in ranked] == [
+        (100, 20, 30, 30),  # itself and its 19 descendants: the loop's root
+        (120, 10, 30, 30),  # its threads
+        (101, 6, 30, 30),  # itself and its 5 children
+    ]
+    assert (
+        ranked[0]
+        .describe("process_limit")
+        .startswith(
+            "pid 100 loop (1000): 20 tasks with its descendants; 1000 runs 30 tasks of its limit 30"
+        )
+    )
+    for pid in range(101, 120):  # the loop was stopped
+        del api.table[pid]
+    table.scan()
+    assert (table.task_ratio(), table.view(2, 0.0).top("process_limit")) == (0.0, ())
+
+
+def test_limits_of_other_users_processes_come_from_proc_pid_limits(tmp_path: Path) -> None:
+    """A non-root agent may not prlimit another user's process; /proc/PID/limits is readable."""
+    api = FakeApi()
+    refused = {NOFILE: psutil.AccessDenied, NPROC: psutil.AccessDenied}
+    api.add(7, num_fds=200, rlimits=refused)
+    api.add(8, num_fds=200, rlimits=refused)  # unlimited
+    api.add(9, num_fds=200, rlimits=refused)  # exited: no file
+    for pid, files in ((7, "256"), (8, "unlimited")):
+        (tmp_path / "proc" / str(pid)).mkdir(parents=True)
+        (tmp_path / "proc" / str(pid) / "limits").write_text(
+            "Limit                     Soft Limit           Hard Limit           Units     \n"
+            "Max processes             96365                96365                processes \n"
+            f"Max open files            {files:<20} 524288               files     \n"
+        )
+    table = table_of(api, root=str(tmp_path))
+    table.scan()
+    assert table.fd_limits == {7: 256}
+    assert table.fd_ratio() == 200 / 256
+
+
+def test_a_summary_saved_before_the_limit_fields_still_loads() -> None:
+    summary = ProcessSummary(7, "x", "bob", "x", 0.0, 0, 0, 0.0, 0.0, 3, 0, False)
+    old = {k: v for k, v in summary.as_json().items() if k not in ("tasks", "limit",
+                                                                   "user_tasks")}  # fmt: skip
+    assert ProcessSummary.from_json(old) == summary
+    with pytest.raises(KeyError):
+        ProcessSummary.from_json({k: v for k, v in old.items() if k != "pid"})
 
 
 @pytest.mark.parametrize(

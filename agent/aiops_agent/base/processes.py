@@ -8,8 +8,12 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 # What an alert's context can name. swap ranks by resident memory (per-process swap needs
-# /proc/PID/smaps, too costly every collection); filesystem by bytes written per second.
-RESOURCES = ("cpu", "memory", "swap", "io", "fds", "forks", "filesystem")
+# /proc/PID/smaps, too costly every collection); filesystem by bytes written per second;
+# fd_limit by open fds over the process's own RLIMIT_NOFILE; process_limit lists the processes of
+# the user nearest its RLIMIT_NPROC, those with the most tasks under them (a fork loop's root)
+# first.
+RESOURCES = ("cpu", "memory", "swap", "io", "fds", "forks", "filesystem", "fd_limit",
+             "process_limit")  # fmt: skip
 # The ranking each resource reads.
 RANKING_OF = {
     "cpu": "cpu",
@@ -19,8 +23,10 @@ RANKING_OF = {
     "fds": "fds",
     "forks": "forks",
     "filesystem": "write",
+    "fd_limit": "fd_limit",
+    "process_limit": "process_limit",
 }
-RANKINGS = ("cpu", "memory", "io", "write", "fds", "forks")
+RANKINGS = ("cpu", "memory", "io", "write", "fds", "forks", "fd_limit", "process_limit")
 # An anomaly alert's series (its `series` label) -> the resource it measures.
 _SERIES_RESOURCE = (
     ("cpu", "cpu"),
@@ -57,13 +63,25 @@ class ProcessSummary(NamedTuple):
     open_fds: int  # -1: not readable (another user's process, agent not root)
     forks: int  # its children started since the previous collection
     new: bool  # first seen in this collection: the rates are not known yet
+    # Only in the fd_limit and process_limit rankings (0 elsewhere): its tasks (its threads and
+    # those of its descendants of the same user), the limit the process is measured against (its
+    # soft RLIMIT_NOFILE, or RLIMIT_NPROC), and its user's tasks.
+    tasks: int = 0
+    limit: int = 0
+    user_tasks: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return self._asdict()
 
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> ProcessSummary:
-        return cls(**{name: record[name] for name in cls._fields})
+        """Also a record saved before the defaulted fields existed (an older agent's alerts)."""
+        defaults: dict[str, Any] = cls._field_defaults
+        values: dict[str, Any] = {
+            name: record.get(name, defaults[name]) if name in defaults else record[name]
+            for name in cls._fields
+        }
+        return cls(**values)
 
     def describe(self, resource: str) -> str:
         """One line for a human: 'pid 4242 stress (alice): 1.98 CPU cores, 12.3 MiB RSS'."""
@@ -75,6 +93,9 @@ class ProcessSummary(NamedTuple):
             "write": f"{_mib(self.write_bytes_per_second)}/s written",
             "fds": f"{self.open_fds} open fds",
             "forks": f"{self.forks} children started",
+            "fd_limit": f"{self.open_fds} open fds of its limit {self.limit}",
+            "process_limit": f"{self.tasks} tasks with its descendants; {self.user or '?'} "
+            f"runs {self.user_tasks} tasks of its limit {self.limit}",
         }
         measure = measures[RANKING_OF.get(resource, resource)]
         line = f"pid {self.pid} {self.name} ({self.user or '?'}): {measure}"

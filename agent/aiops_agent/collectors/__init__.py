@@ -136,6 +136,22 @@ class _ProcessScan:
                 "Processes skipped by the process table: exited while read, or unreadable.",
                 [Sample((("reason", reason),), float(n)) for reason, n in skipped.items()],
             ),
+            # Host-wide worst cases, unlabelled (no series per PID or user): what node_exporter's
+            # host-wide fd and process counts miss, one process or one user at its own limit.
+            gauge(
+                "aiops_agent_process_fd_limit_used_ratio",
+                "Highest ratio, over the host's processes, of a process's open file descriptors "
+                "to its own soft RLIMIT_NOFILE (1: it gets EMFILE). Processes with fewer than "
+                "32 open fds count as 0.",
+                [Sample((), self.table.fd_ratio())],
+            ),
+            gauge(
+                "aiops_agent_user_process_limit_used_ratio",
+                "Highest ratio, over the users other than root, of a user's tasks (processes and "
+                "threads) to the lowest RLIMIT_NPROC among its processes (1: its forks fail). "
+                "Users with fewer than 16 tasks count as 0.",
+                [Sample((), self.table.task_ratio())],
+            ),
         ]
 
 

@@ -69,6 +69,26 @@ class ProcessRecord(NamedTuple):
     write_delta: int
     rss_delta: int
     new: bool
+    uid: int = -1  # real uid; -1: unknown
+
+
+# Limits are read (one prlimit call each) only where they can matter, so a pass stays cheap: for a
+# process holding at least FD_FLOOR open fds (a soft RLIMIT_NOFILE below 64 is rare; the usual one
+# is 1024), and for the processes of a non-root user running at least TASKS_FLOOR tasks.
+FD_FLOOR = 32
+TASKS_FLOOR = 16
+# Their lines in /proc/PID/limits.
+_LIMIT_LINES = {resource.RLIMIT_NOFILE: "Max open files", resource.RLIMIT_NPROC: "Max processes"}
+
+
+class UserTasks(NamedTuple):
+    """A non-root user's tasks (threads, which count against RLIMIT_NPROC on Linux, as processes
+    do) and the lowest RLIMIT_NPROC among its processes: the kernel checks the forking process's
+    own limit, so the most restricted one refuses first."""
+
+    uid: int
+    tasks: int
+    limit: int  # 0: unknown or unlimited
 
 
 class Redactor:
@@ -161,12 +181,17 @@ class ProcessTable:
         self._redact = redactor
         self._attrs = [*_ATTRS, "exe"] if want_exe else list(_ATTRS)
         self._users = Users(host.in_root("/etc/passwd"))
+        self._proc_dir = host.proc
         self._clock = clock
         self._procs: dict[int, Any] = {}
         self._previous: dict[tuple[int, float], _Previous] = {}
         self._scanned_at: Optional[float] = None
         self._interval = 0.0
         self.records: list[ProcessRecord] = []
+        # Of the latest pass: soft RLIMIT_NOFILE by PID (processes over FD_FLOOR whose limit was
+        # read), and the non-root users over TASKS_FLOOR tasks whose RLIMIT_NPROC was read.
+        self.fd_limits: dict[int, int] = {}
+        self.user_tasks: list[UserTasks] = []
         # The rankings of the latest pass, by `top`: between passes the view is not ranked again.
         self._rankings: tuple[list[ProcessRecord], int, dict[str, tuple[ProcessSummary, ...]]]
         self._rankings = ([], 0, {})
@@ -212,7 +237,39 @@ class ProcessTable:
             )
             records.append(record)
         self._procs, self._previous, self.records = procs, previous, records
+        self.fd_limits = {
+            r.pid: limit
+            for r in records
+            if r.open_fds >= FD_FLOOR and (limit := self._limit(r.pid, resource.RLIMIT_NOFILE))
+        }
+        self.user_tasks = self._user_tasks(records)
         return records
+
+    def _user_tasks(self, records: list[ProcessRecord]) -> list[UserTasks]:
+        """Users other than root (exempt from RLIMIT_NPROC) running TASKS_FLOOR tasks or more."""
+        tasks: Counter[int] = Counter()
+        for record in records:
+            if record.uid > 0:
+                tasks[record.uid] += max(record.threads, 1)
+        busy = {uid for uid, count in tasks.items() if count >= TASKS_FLOOR}
+        limits: dict[int, int] = {}
+        for record in records:
+            if record.uid in busy:
+                limit = self._limit(record.pid, resource.RLIMIT_NPROC)
+                if limit and (record.uid not in limits or limit < limits[record.uid]):
+                    limits[record.uid] = limit
+        return [UserTasks(uid, tasks[uid], limits.get(uid, 0)) for uid in sorted(busy)]
+
+    def fd_ratio(self) -> float:
+        """The highest ratio of open fds to the soft RLIMIT_NOFILE over the latest pass's
+        processes (those under FD_FLOOR fds count as 0)."""
+        limits = self.fd_limits
+        return max((r.open_fds / limits[r.pid] for r in self.records if r.pid in limits),
+                   default=0.0)  # fmt: skip
+
+    def task_ratio(self) -> float:
+        """The highest ratio of a non-root user's tasks to its RLIMIT_NPROC."""
+        return max((u.tasks / u.limit for u in self.user_tasks if u.limit), default=0.0)
 
     def _read(self, pid: int) -> tuple[Any, dict[str, Any]]:
         """The process's Process object and attributes. A cached Process whose PID was reused
@@ -262,17 +319,25 @@ class ProcessTable:
             write_delta=_delta(write, before.write) if before else 0,
             rss_delta=0 if before is None else rss - before.rss,
             new=before is None,
+            uid=uids.real if uids is not None else -1,
         )
 
     def fd_limit(self, pid: int) -> int:
-        """The soft RLIMIT_NOFILE of a process of the latest pass (one prlimit call); 0 when
-        unknown or unlimited."""
+        """The soft RLIMIT_NOFILE of a process of the latest pass; 0 when unknown or unlimited."""
+        known = self.fd_limits.get(pid)
+        return known if known is not None else self._limit(pid, resource.RLIMIT_NOFILE)
+
+    def _limit(self, pid: int, which: int) -> int:
+        """A soft limit of a process of the latest pass (one prlimit call); 0 when unknown or
+        unlimited."""
         proc = self._procs.get(pid)
         if proc is None:
             return 0
         try:
-            soft, _ = proc.rlimit(resource.RLIMIT_NOFILE)
-        except (self.api.Error, OSError):  # gone or refused
+            soft, _ = proc.rlimit(which)
+        except self.api.AccessDenied:  # another user's process and the agent not root
+            return _limit_in_file(os.path.join(self._proc_dir, str(pid), "limits"), which)
+        except (self.api.Error, OSError):  # gone
             return 0
         return int(soft) if soft > 0 else 0
 
@@ -293,7 +358,9 @@ class ProcessTable:
         forks = Counter(r.ppid for r in records if r.new) if seconds > 0 else Counter()
         by_pid = {r.pid: r for r in records}
 
-        def summary(record: ProcessRecord) -> ProcessSummary:
+        def summary(
+            record: ProcessRecord, tasks: int = 0, limit: int = 0, user_tasks: int = 0
+        ) -> ProcessSummary:
             per_second = 1.0 / seconds if seconds > 0 else 0.0
             return ProcessSummary(
                 pid=record.pid,
@@ -308,6 +375,9 @@ class ProcessTable:
                 open_fds=record.open_fds,
                 forks=forks.get(record.pid, 0),
                 new=record.new,
+                tasks=tasks,
+                limit=limit,
+                user_tasks=user_tasks,
             )
 
         keys: dict[str, Callable[[ProcessRecord], float]] = {
@@ -323,10 +393,56 @@ class ProcessTable:
                 parents = [by_pid[pid] for pid, _ in forks.most_common(top) if pid in by_pid]
                 rankings[ranking] = tuple(summary(r) for r in parents)
                 continue
+            if ranking == "fd_limit":
+                limits = self.fd_limits
+                near = [r for r in records if r.pid in limits]
+                chosen = heapq.nlargest(top, near, key=lambda r: r.open_fds / limits[r.pid])
+                rankings[ranking] = tuple(summary(r, 0, limits[r.pid]) for r in chosen)
+                continue
+            if ranking == "process_limit":
+                rankings[ranking] = self._rank_user(records, top, summary)
+                continue
             rank = keys[ranking]
             chosen = heapq.nlargest(top, records, key=rank)
             rankings[ranking] = tuple(summary(r) for r in chosen if rank(r) > 0)
         return rankings
+
+    def _rank_user(
+        self,
+        records: list[ProcessRecord],
+        top: int,
+        summary: Callable[[ProcessRecord, int, int, int], ProcessSummary],
+    ) -> tuple[ProcessSummary, ...]:
+        """The processes of the user nearest its RLIMIT_NPROC, those with the most tasks under
+        them (their threads and their descendants' of that user: a fork loop's root) first."""
+        limited = [u for u in self.user_tasks if u.limit]
+        if not limited:
+            return ()
+        worst = max(limited, key=lambda u: u.tasks / u.limit)
+        own = sorted(
+            (r for r in records if r.uid == worst.uid), key=lambda r: (r.create_time, r.pid)
+        )
+        tasks = {r.pid: max(r.threads, 1) for r in own}
+        for record in reversed(own):  # a child starts after its parent: children first
+            if record.ppid in tasks and record.ppid != record.pid:
+                tasks[record.ppid] += tasks[record.pid]
+        chosen = heapq.nlargest(top, own, key=lambda r: tasks[r.pid])
+        return tuple(summary(r, tasks[r.pid], worst.limit, worst.tasks) for r in chosen)
+
+
+def _limit_in_file(path: str, which: int) -> int:
+    """A soft limit from /proc/PID/limits, which every user may read (prlimit on another user's
+    process needs CAP_SYS_RESOURCE); 0 when unknown or unlimited."""
+    try:
+        text = read_text(path)
+    except OSError:  # gone
+        return 0
+    name = _LIMIT_LINES[which]
+    for line in text.splitlines():
+        if line.startswith(name):
+            soft = line[len(name) :].split()[:1]
+            return int(soft[0]) if soft and soft[0].isdigit() else 0  # else "unlimited"
+    return 0
 
 
 def _created(api: Any, proc: Any) -> float:

@@ -106,8 +106,9 @@ class RuleSettings:
         "",
         "Process context of a firing alert: the top processes (processes.top) for this "
         "resource go into its top_processes annotation and notifications: cpu, memory, swap, "
-        "io, fds, forks, filesystem (the processes writing the most), series (an anomaly "
-        "alert: the resource its series measures) or empty for none.",
+        "io, fds, forks, filesystem (the processes writing the most), fd_limit (nearest their "
+        "own fd limit), process_limit (the processes of the user nearest its process limit), "
+        "series (an anomaly alert: the resource its series measures) or empty for none.",
         choices=CONTEXTS,
     )
     enabled: bool = key(True, "Evaluate this rule.")
@@ -398,6 +399,28 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         for_=Duration(900.0),
         context="cpu",
         summary="Load {value} per CPU on {host}",
+    ),
+    RuleSettings(
+        name="HostProcessFdLimit",
+        metric="aiops_agent_process_fd_limit_used_ratio",
+        # A process at its own fd limit fails now (EMFILE) while the host-wide count is low.
+        warning=0.9,
+        critical=0.98,
+        hysteresis=0.05,
+        for_=Duration(60.0),
+        context="fd_limit",
+        summary="A process on {host} uses {value_percent} of its open-file limit",
+    ),
+    RuleSettings(
+        name="HostUserProcessLimit",
+        metric="aiops_agent_user_process_limit_used_ratio",
+        # A user at RLIMIT_NPROC cannot start processes or threads: a fork loop, a thread leak.
+        warning=0.9,
+        critical=0.98,
+        hysteresis=0.05,
+        for_=Duration(60.0),
+        context="process_limit",
+        summary="A user on {host} runs {value_percent} of its process limit",
     ),
     RuleSettings(
         name="HostNetworkErrors",

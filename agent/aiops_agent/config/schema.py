@@ -240,7 +240,7 @@ class ProcessesSection:
     )
     top: int = key(
         5,
-        "Processes kept per ranking (CPU, memory, I/O, writes, fds, forks).",
+        "Processes kept per ranking (CPU, memory, I/O, writes, fds, forks, fd and process limits).",
         minimum=1,
         maximum=50,
     )

@@ -14,16 +14,25 @@ Why lanes: a per-category Python loop costs about 2.5 µs per category, so a few
 categories would blow the detector's 50 µs/sample budget.  Instead feature ``i`` of every
 category is one byte slice (one byte, or "lane", per category), and the mismatch of ``x`` to
 *all* categories is computed with a few C-speed operations per feature: ``bytes.translate``
-through a 256-byte table applies ``max(0, hi - x_i)`` (or ``max(0, x_i - lo)``) to every lane
+through a 256-byte table applies ``max(0, hi - x_i)`` and ``max(0, x_i - lo)`` to every lane
 at once, and the translated slices, read as big integers, are added lane by lane (SWAR,
-"SIMD within a register").  Lane sums are widened to 16 bits before they could carry into
-the next lane.  Cost is linear in ``dims`` and nearly flat in ``capacity``.
+"SIMD within a register").  Cost is linear in ``dims`` and nearly flat in ``capacity``.
 
-Memory is fixed at creation: two ``dims * capacity`` byte arrays (lower and upper bounds,
-feature-major), plus a 2-byte least-recently-used stamp per category; the lanes are turned
-into integers only while a search runs (bytes are ~10 % smaller than Python's 30-bit-digit
-integers, which matters at 16 KiB per series).  When full, the least recently used box is
-replaced.
+Layout, chosen to minimise the Python-level operations per feature (the search is most of
+the detector's per-sample cost): feature ``i`` is one slice holding the upper bounds of all
+boxes, then their lower bounds stored as ``lo + 128``.  One table per ``x_i`` maps a byte
+below 128 (an upper bound) to ``max(0, hi - x_i)`` and one from 128 up (a lower bound) to
+``max(0, x_i - lo)``, so a feature costs one slice, one ``translate`` and one conversion.
+Both terms are at most 127, so two features' slices can be added before the bytes are
+widened into 16-bit lanes, and the upper-bound and lower-bound halves are folded together
+once at the end.
+
+Memory is fixed at creation: one ``dims * 2 * capacity`` byte array (a pad lane is added
+when ``capacity`` is odd, so that 16-bit lanes line up), plus a 2-byte least-recently-used
+stamp per category; the lanes are turned into integers only while a search runs (bytes are
+~10 % smaller than Python's 30-bit-digit integers, which matters at 16 KiB per series).
+When full, the least recently used box is replaced.  Saved states keep separate ``lo`` and
+``hi`` arrays (feature-major, ``capacity`` lanes each), independent of this layout.
 """
 
 from __future__ import annotations
@@ -31,51 +40,77 @@ from __future__ import annotations
 import base64
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from operator import add
 from typing import Any
 
 __all__ = ["LANE_MAX", "BoxMemory"]
 
-LANE_MAX = 127  # largest feature value: two clipped differences (<= 254) then fit one byte
+LANE_MAX = 127  # largest feature value: each clipped difference (<= 127) fits 7 bits
+_LOW = 128  # lower bounds are stored as lo + _LOW, next to the upper bounds
 _STAMP_MAX = 0xFFFF  # stamps are uint16; renumbered before they would overflow
+_RAISE = bytes((v + _LOW) & 0xFF for v in range(256))  # lo -> stored lower bound
+_LOWER = bytes((v - _LOW) & 0xFF for v in range(256))  # stored lower bound -> lo
 
 
 @lru_cache(maxsize=1)
-def _clip_tables() -> tuple[list[bytes], list[bytes]]:
-    """For each x in 0..127, the tables v -> max(0, v - x) and v -> max(0, x - v).
+def _mismatch_tables() -> list[bytes]:
+    """For each x in 0..127, the table hi -> max(0, hi - x), (lo + 128) -> max(0, x - lo).
 
-    Shared by every memory (64 KiB once); bytes above LANE_MAX never occur in a lane.
+    Shared by every memory (32 KiB once).
     """
-    above = [
-        bytes(max(0, v - x) if v <= LANE_MAX else 0 for v in range(256))
+    return [
+        bytes(max(0, v - x) if v < _LOW else max(0, x - (v - _LOW)) for v in range(256))
         for x in range(LANE_MAX + 1)
     ]
-    below = [
-        bytes(max(0, x - v) if v <= LANE_MAX else 0 for v in range(256))
-        for x in range(LANE_MAX + 1)
-    ]
-    return above, below
 
 
 @lru_cache(maxsize=8)
-def _even_bytes(lanes: int) -> int:
-    """Mask of the even bytes of ``lanes`` lanes: widens 8-bit lanes into 16-bit ones."""
-    return int.from_bytes(b"\xff\x00" * ((lanes + 1) // 2), "little")
+def _even_bytes(size: int) -> int:
+    """Mask of the even bytes of ``size`` bytes: widens 8-bit lanes into 16-bit ones."""
+    return int.from_bytes(b"\xff\x00" * ((size + 1) // 2), "little")
 
 
-def _uint16s(value: int, size: int, count: int) -> array[int]:
-    """The first ``count`` 16-bit lanes of ``value`` (``size`` bytes long) as an array."""
-    out = array("H", value.to_bytes(size, "little")[: 2 * count])
-    if sys.byteorder == "big":
-        out.byteswap()
-    return out
+@lru_cache(maxsize=8)
+def _feature_slices(dims: int, width: int) -> tuple[slice, ...]:
+    return tuple(slice(i * width, (i + 1) * width) for i in range(dims))
+
+
+@lru_cache(maxsize=256)
+def _all_but(byte: int) -> bytes:
+    """Translation table: ``byte`` -> 0, every other byte -> 255."""
+    return b"\xff" * byte + b"\x00" + b"\xff" * (255 - byte)
+
+
+def _smallest_lane(raw: bytes) -> tuple[int, int]:
+    """(value, lane) of the smallest little-endian 16-bit lane of ``raw``; first lane on ties.
+
+    ``min`` over an array of 16-bit numbers makes an int object per lane (about as costly as
+    the whole search before it).  Here bytes are compared instead: the smallest high byte is
+    found by membership tests counting up from 0 (C ``memchr``; it is small, since good
+    matches have few units), then the smallest low byte among the lanes with that high byte.
+    """
+    highs, lows = raw[1::2], raw[0::2]
+    top = 0
+    while top not in highs:
+        top += 1
+    # Lanes with another high byte get a low byte of 255, so they cannot be below a rival.
+    size = len(lows)
+    masked = (
+        int.from_bytes(lows, "little") | int.from_bytes(highs.translate(_all_but(top)), "little")
+    ).to_bytes(size, "little")
+    low = min(masked)
+    lane = masked.index(low)
+    while highs[lane] != top:  # only when low is 255: a masked lane came first
+        lane = masked.index(low, lane + 1)
+    return top << 8 | low, lane
 
 
 class BoxMemory:
     """Up to ``capacity`` hyperboxes over ``dims`` features valued 0..127."""
 
-    __slots__ = ("_capacity", "_clock", "_count", "_dims", "_hi", "_lo", "_stamps")
+    __slots__ = ("_bounds", "_capacity", "_clock", "_count", "_dims", "_lanes", "_stamps")
 
     def __init__(self, dims: int, capacity: int) -> None:
         if not 1 <= dims <= 256:
@@ -85,9 +120,9 @@ class BoxMemory:
             raise ValueError("capacity must be >= 1")
         self._dims = dims
         self._capacity = capacity
-        # Bound of feature i of box k is at [i * capacity + k]: a feature is one slice.
-        self._lo = bytearray(dims * capacity)
-        self._hi = bytearray(dims * capacity)
+        self._lanes = capacity + (capacity & 1)  # per bound and feature; even, see above
+        # Feature i: upper bounds at [i * 2 * lanes + k], lower bounds + 128 `lanes` later.
+        self._bounds = bytearray((bytes(self._lanes) + bytes([_LOW]) * self._lanes) * dims)
         self._count = 0
         self._clock = 0
         self._stamps = array("H", [0]) * capacity  # exact size: no over-allocation
@@ -101,41 +136,47 @@ class BoxMemory:
 
     def nearest(self, x: Sequence[int]) -> tuple[int, int]:
         """(units, index) of the box with the smallest mismatch to x; (-1, -1) when empty."""
-        if self._count == 0:
+        count = self._count
+        if count == 0:
             return -1, -1
-        size = self._capacity
-        above, below = _clip_tables()
-        even = _even_bytes(size)
-        lows, highs = self._lo, self._hi
+        lanes = self._lanes
+        width = 2 * lanes
+        tables = _mismatch_tables()
+        bounds = self._bounds
+        from_bytes = int.from_bytes
+        terms = [
+            from_bytes(bounds[part].translate(tables[xi]), "little")
+            for part, xi in zip(_feature_slices(self._dims, width), x)
+        ]
+        # Each byte of a term is <= 127, so two terms add without carrying between lanes;
+        # the sums are then widened to 16-bit lanes (even boxes, odd boxes) and accumulated.
+        even = _even_bytes(width)
         acc_even = acc_odd = 0
-        for i, xi in enumerate(x):
-            part = slice(i * size, (i + 1) * size)
-            # Lane k: max(0, hi_k - x) + max(0, x - lo_k) <= 254, so no carry between lanes.
-            r = int.from_bytes(highs[part].translate(above[xi]), "little") + int.from_bytes(
-                lows[part].translate(below[xi]), "little"
-            )
-            # Widen to 16-bit lanes (even boxes, odd boxes) before summing over features.
+        for r in map(add, terms[0::2], terms[1::2]):
             acc_even += r & even
             acc_odd += (r >> 8) & even
-        count = self._count
-        wide = 2 * ((size + 1) // 2)  # bytes of the widened sums
-        evens = _uint16s(acc_even, wide, (count + 1) // 2)  # boxes 0, 2, 4, ...
-        odds = _uint16s(acc_odd, wide, count // 2)  # boxes 1, 3, 5, ...
-        best_even = min(evens)
-        if odds:
-            best_odd = min(odds)
-            if best_odd < best_even:
-                return best_odd, 2 * odds.index(best_odd) + 1
-        return best_even, 2 * evens.index(best_even)
+        if len(terms) % 2:
+            acc_even += terms[-1] & even
+            acc_odd += (terms[-1] >> 8) & even
+        # Fold the lower-bound half onto the upper-bound half: lane k is then box k's units.
+        shift = 8 * lanes
+        half = (1 << shift) - 1
+        evens, odds = (count + 1) // 2, count // 2  # boxes 0, 2, 4, ... and 1, 3, 5, ...
+        raw_even = ((acc_even & half) + (acc_even >> shift)).to_bytes(lanes, "little")
+        raw_odd = ((acc_odd & half) + (acc_odd >> shift)).to_bytes(lanes, "little")
+        # Even boxes first, so that on a tie an even box wins (as the search always did).
+        units, lane = _smallest_lane(raw_even[: 2 * evens] + raw_odd[: 2 * odds])
+        return units, 2 * lane if lane < evens else 2 * (lane - evens) + 1
 
     def expand(self, index: int, x: Sequence[int]) -> None:
         """Grow box ``index`` to cover x (fuzzy ART's fast learning) and mark it used."""
-        lo, hi, size = self._lo, self._hi, self._capacity
-        for at, xi in zip(range(index, index + size * len(x), size), x):
-            if xi < lo[at]:
-                lo[at] = xi
-            elif xi > hi[at]:
-                hi[at] = xi
+        bounds, lanes = self._bounds, self._lanes
+        width = 2 * lanes
+        for at, xi in zip(range(index, index + width * len(x), width), x):
+            if xi > bounds[at]:
+                bounds[at] = xi
+            elif xi + _LOW < bounds[at + lanes]:
+                bounds[at + lanes] = xi + _LOW
         self._touch(index)
 
     def insert(self, x: Sequence[int]) -> int:
@@ -145,23 +186,26 @@ class BoxMemory:
             self._count += 1
         else:
             index = self._stamps.index(min(self._stamps))
-        size = self._capacity
-        self._lo[index::size] = self._hi[index::size] = bytes(x)
+        width = 2 * self._lanes
+        point = bytes(x)
+        self._bounds[index::width] = point
+        self._bounds[index + self._lanes :: width] = point.translate(_RAISE)
         self._touch(index)
         return index
 
-    def remap(self, features: range, low_table: bytes, high_table: bytes) -> None:
-        """Map the lanes of the given features through 256-byte translation tables.
+    def remap(self, features: Iterable[int], low_table: bytes, high_table: bytes) -> None:
+        """Map the bounds of the given features through 256-byte translation tables.
 
         Used when the value range grows: box bounds are re-expressed in the new range
         (lower bounds rounded down, upper bounds up, so boxes still cover what they
-        covered) instead of being forgotten.
+        covered) instead of being forgotten.  The tables map bounds 0..127 to 0..127.
         """
-        size = self._capacity
+        stored_low = bytes(v + _LOW for v in low_table[:_LOW])
+        table = high_table[:_LOW] + stored_low
+        parts = _feature_slices(self._dims, 2 * self._lanes)
+        bounds = self._bounds
         for i in features:
-            part = slice(i * size, (i + 1) * size)
-            self._lo[part] = self._lo[part].translate(low_table)
-            self._hi[part] = self._hi[part].translate(high_table)
+            bounds[parts[i]] = bounds[parts[i]].translate(table)
 
     def _touch(self, index: int) -> None:
         if self._clock >= _STAMP_MAX:
@@ -175,6 +219,13 @@ class BoxMemory:
 
     # -- persistence --------------------------------------------------------------------
 
+    def _side(self, offset: int) -> bytes:
+        """One bound of every box, feature-major, ``capacity`` lanes per feature."""
+        width, size, bounds = 2 * self._lanes, self._capacity, self._bounds
+        return b"".join(
+            bounds[at : at + size] for at in range(offset, offset + width * self._dims, width)
+        )
+
     def state(self) -> dict[str, Any]:
         """JSON-able snapshot of the learned boxes."""
         stamps = array("H", self._stamps)
@@ -183,8 +234,8 @@ class BoxMemory:
         return {
             "count": self._count,
             "clock": self._clock,
-            "lo": _b64(self._lo),
-            "hi": _b64(self._hi),
+            "lo": _b64(self._side(self._lanes).translate(_LOWER)),
+            "hi": _b64(self._side(0)),
             "stamps": _b64(stamps.tobytes()),
         }
 
@@ -203,7 +254,14 @@ class BoxMemory:
             raise ValueError(f"box memory state has a bound above {LANE_MAX}")
         if sys.byteorder == "big":
             stamps.byteswap()
-        self._lo, self._hi = bytearray(lo), bytearray(hi)
+        pad = self._lanes - size
+        stored_lo = lo.translate(_RAISE)
+        self._bounds = bytearray(
+            b"".join(
+                hi[at : at + size] + bytes(pad) + stored_lo[at : at + size] + bytes([_LOW]) * pad
+                for at in range(0, size * dims, size)
+            )
+        )
         self._stamps = stamps
         self._count = count
         self._clock = clock

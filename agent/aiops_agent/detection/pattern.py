@@ -1,6 +1,6 @@
 """Pattern-memory anomaly detector for one metric series (the agent's NAB leader).
 
-API (the same shape as ``BaselineDetector``)::
+API::
 
     det = PatternDetector()                # one per series; tunables are keyword arguments
     score = det.update(timestamp, value)   # -> float in [0, 1], once per sample, in order
@@ -127,6 +127,7 @@ class PatternDetector:
         "_holdoff",
         "_levels",
         "_lo",
+        "_ma_rate",
         "_memory",
         "_n",
         "_nov_fill",
@@ -194,6 +195,7 @@ class PatternDetector:
         self._subs = array("d", [0.0]) * (3 * self._bucket)
         self._subs_fill = 0
         self._bucket_ma = 0.0  # smoothed bucket mean: which extreme is the spike
+        self._ma_rate = 1.0 - 0.5 ** (1.0 / self._bucket)  # its half-life is one bucket
         # Bucket values, one per evaluation, enough for `window` buckets `bucket` apart.
         self._ring = array("d", [0.0]) * (self._bucket * (self._window - 1) + 1)
         self._ring_pos = self._ring_fill = 0
@@ -257,7 +259,10 @@ class PatternDetector:
             return 0.0
         if not math.isfinite(x):
             return 0.0
-        x = min(_CLIP, max(-_CLIP, x))
+        if x > _CLIP:
+            x = _CLIP
+        elif x < -_CLIP:
+            x = -_CLIP
         score = self._range_novelty(x)
         self._n += 1
         self._sub_n += 1
@@ -318,7 +323,7 @@ class PatternDetector:
         if self._subs_fill == self._bucket and self._ring_fill == 0:
             self._bucket_ma = mean
         else:
-            self._bucket_ma += (1.0 - 0.5 ** (1.0 / self._bucket)) * (mean - self._bucket_ma)
+            self._bucket_ma += self._ma_rate * (mean - self._bucket_ma)
         ma = self._bucket_ma
         value = high if abs(high - ma) >= abs(low - ma) else low
         if abs(value - mean) < _SPIKE_SHARE * abs(mean):
@@ -349,11 +354,11 @@ class PatternDetector:
         scale = (old_hi - old_lo) / (self._hi - self._lo)
         offset = (old_lo - self._lo) / (self._hi - self._lo) * q
 
+        # Only bounds 0..q occur; the rest of the table is the identity.  A trending series
+        # grows its range at most evaluations, so this runs often there.
         def table(rounding: Any) -> bytes:
-            return bytes(
-                min(q, max(0, int(rounding(c * scale + offset)))) if c <= q else c
-                for c in range(256)
-            )
+            low = bytes(min(q, max(0, int(rounding(c * scale + offset)))) for c in range(q + 1))
+            return low + bytes(range(q + 1, 256))
 
         w = self._window
         self._memory.remap(range(w, 2 * w), table(math.floor), table(math.ceil))
@@ -363,16 +368,18 @@ class PatternDetector:
         ring, pos, step = self._ring, self._ring_pos, self._bucket
         size = len(ring)
         values = [ring[(pos - 1 - step * k) % size] for k in range(self._window - 1, -1, -1)]
-        span = self._hi - self._lo
+        lo = self._lo
+        span = self._hi - lo
         q = self._levels
         if span > 0.0:
-            level = [int(q * (v - self._lo) / span + 0.5) for v in values]
+            level = [int(q * (v - lo) / span + 0.5) for v in values]
         else:
             level = [0] * self._window
         low, high = min(level), max(level)
         qs = self._shape_levels
         if high > low:
-            shape = [int(qs * (v - low) / (high - low) + 0.5) for v in level]
+            rise = high - low
+            shape = [int(qs * (v - low) / rise + 0.5) for v in level]
         else:
             shape = [0] * self._window
         return shape + level

@@ -1,4 +1,5 @@
-"""Learned-baseline anomaly detector for one host metric series.
+"""The agent's previous anomaly detector (before PatternDetector), kept only for the comparison
+row of bench/nab/RESULTS.md; the agent does not ship it.
 
 ``BaselineDetector`` learns what is normal for a single series online and turns
 each new sample into an anomaly score in [0, 1].  It was chosen by measurement on
