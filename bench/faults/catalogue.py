@@ -147,7 +147,7 @@ FAULTS: tuple[Fault, ...] = (
         name="net_flood",
         title="Network flood on flood0 to a peer namespace inside the host (iperf3, both ways)",
         command="/opt/faults/netflood.sh",
-        agent=frozenset(),
+        agent=frozenset({"HostNetworkSaturation"}),
         anomaly=frozenset(
             {"node_network_receive_bytes_total", "node_network_transmit_bytes_total"}
         ),

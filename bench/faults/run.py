@@ -41,6 +41,7 @@ from aiops_agent.config.alerting_schema import (  # noqa: E402
     DEFAULT_RULES,
     AlertingSection,
     BaselineSettings,
+    RuleSettings,
 )
 from aiops_agent.config.schema import ProcessesSection  # noqa: E402
 
@@ -53,6 +54,18 @@ def scaled_duration(seconds: float) -> str:
     return f"{seconds / TIME_SCALE:g}s"
 
 
+def scaled_rule(rule: RuleSettings) -> dict[str, Any]:
+    """A default rule's durations, scaled: its `for` and a forecast's window (the history the
+    fit reads, of which it needs a quarter before it forecasts), as Prometheus' ranges are."""
+    scaled: dict[str, Any] = {}
+    if float(rule.for_) > 0:
+        scaled["for"] = scaled_duration(float(rule.for_))
+    if rule.forecast is not None:
+        forecast = dataclasses.asdict(rule.forecast)  # the override replaces all its keys
+        scaled["forecast"] = {**forecast, "window": scaled_duration(float(rule.forecast.window))}
+    return scaled
+
+
 def agent_config(webhook: str) -> dict[str, Any]:
     """What the benchmark sets over the agent's defaults: only durations, scaled, and the
     webhook. Read from the agent's own default rule set, so it follows whatever it is today."""
@@ -60,9 +73,7 @@ def agent_config(webhook: str) -> dict[str, Any]:
     return {
         "detection": {
             "default_rules": {
-                rule.name: {"for": scaled_duration(float(rule.for_))}
-                for rule in DEFAULT_RULES
-                if float(rule.for_) > 0
+                rule.name: scaled_rule(rule) for rule in DEFAULT_RULES if scaled_rule(rule)
             }
         },
         "alerting": {

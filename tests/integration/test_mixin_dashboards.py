@@ -173,7 +173,7 @@ def _has_data(values: list[float]) -> bool:
 def test_the_mixin_alerts_are_loaded(fleet: Fleet) -> None:
     groups = fleet.prometheus.api("rules")["groups"]
     rules = [rule for group in groups for rule in group["rules"]]
-    assert {group["name"] for group in groups} >= {"aiops-agent", "aiops-agent-anomaly"}
+    assert {group["name"] for group in groups} >= {"aiops-agent", "aiops-agent-self"}
     assert rules, groups
     assert all(rule["health"] == "ok" for rule in rules), rules
 

@@ -13,7 +13,7 @@ import pytest
 
 from aiops_agent.alerting.plugin import AlertingPlugin, alert_instance, create
 from aiops_agent.base.listen import ListenAddress
-from aiops_agent.base.model import MetricFamily, Sample, Snapshot
+from aiops_agent.base.model import MetricFamily, Sample, Snapshot, counter, gauge
 from aiops_agent.base.processes import ProcessSummary, ProcessView, resource_of_series, union
 from aiops_agent.config import Config
 from aiops_agent.config.alerting_schema import DEFAULT_RULES
@@ -303,3 +303,52 @@ def test_an_anomaly_alert_carries_the_processes_of_its_series_resource(tmp_path:
     plugin.on_snapshot(Snapshot(1000.0, [*host_families(cpu=0.1), score], view_at(1000.0)))
     (odd,) = [e for e in sink.events if e.labels["alertname"] == "Odd"]
     assert (odd.context, [p.name for p in odd.processes]) == ("memory", ["eater"])
+
+
+def network(t: float, eth0_received: float) -> list[MetricFamily]:
+    """eth0, a 1 Gb/s link, having received eth0_received bytes and sending 10 MB/s; ens3
+    (virtio, no known speed: -1) receiving 1 GB/s. Counters as they stand at time t (from 0)."""
+    eth0, ens3 = (("device", "eth0"),), (("device", "ens3"),)
+    return [
+        gauge("node_network_speed_bytes", "", [Sample(eth0, 125e6), Sample(ens3, -1.0)]),
+        counter(
+            "node_network_receive_bytes_total",
+            "",
+            [Sample(eth0, eth0_received), Sample(ens3, 1e9 * t)],
+        ),
+        counter("node_network_transmit_bytes_total", "", [Sample(eth0, 10e6 * t)]),
+    ]
+
+
+def test_default_network_saturation_fires_per_link_and_direction(tmp_path: Path) -> None:
+    """HostNetworkSaturation with its defaults (80 % of the link for 5 minutes, clears under
+    70 %): eth0's receive side at 96 % fires after `for`, stays firing at 76 %, resolves at 40 %;
+    its transmit side (8 %) and an interface without a known speed never alert."""
+    plugin, sink = make_plugin(tmp_path, {})
+    rates = [120e6] * 30 + [95e6] * 10 + [50e6] * 5  # bytes/s, one collection every 15 s
+    received = 0.0
+    fired_at = resolved_at = None
+    for step, rate in enumerate(rates):
+        received += rate * 15
+        t = 15.0 * step
+        plugin.on_snapshot(Snapshot(1000.0 + t, network(t, received)))
+        for event in sink.events:
+            assert event.labels["alertname"] == "HostNetworkSaturation"
+            assert (event.labels["device"], event.labels["direction"]) == ("eth0", "receive")
+            if event.status == "firing" and fired_at is None:
+                fired_at = step
+                assert (
+                    "eth0 on h1: receive at 96.0% of its link speed"
+                    in (event.annotations["summary"])
+                )
+            if event.status == "resolved":
+                resolved_at = step
+        sink.events.clear()
+    # The first rate comes with the second sample (step 1); 300 s later is step 21.
+    assert fired_at == 21
+    assert resolved_at == 40, "held through 76 % by the clear level, resolved at 40 %"
+    ratios = by_name(plugin.metrics())["aiops_agent_network_utilization_ratio"].samples
+    assert {dict(s.labels)["direction"]: s.value for s in ratios} == {
+        "receive": pytest.approx(0.4),
+        "transmit": pytest.approx(0.08),
+    }

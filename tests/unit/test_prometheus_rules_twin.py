@@ -155,8 +155,9 @@ def test_no_promql_rule_without_a_default_twin() -> None:
 
 
 def test_disabled_defaults_sit_in_a_group_of_their_own() -> None:
-    """The agent ships HostAnomalousSeries switched off: its twin is in a separate group, so a
-    user can drop it as a whole; every enabled default is in the main group."""
+    """A default rule the agent ships switched off (none today; HostAnomalousSeries was) has its
+    twin in a separate group, so a user can drop it as a whole; every enabled default is in the
+    main group."""
     document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
     by_group = {
         g["name"]: {r["alert"] for r in g["rules"]}

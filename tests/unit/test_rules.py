@@ -212,11 +212,37 @@ def test_default_rules_can_be_tuned_and_switched_off() -> None:
     assert rules["HostFilesystemSpace"].warning == 0.7
     assert rules["HostFilesystemSpace"].critical == 0.95
     assert "HostAnomalousSeries" in rules
-    assert "HostAnomalousSeries" not in {r.name for r in DetectionSection().effective_rules()}
+    assert "HostAnomalousSeries" in {r.name for r in DetectionSection().effective_rules()}
     with pytest.raises(ValueError, match="no built-in rule"):
         DetectionSection(default_rules={"NoSuchRule": RuleOverride()})
     with pytest.raises(ValueError, match="critical must be above"):
         DetectionSection(default_rules={"HostFilesystemSpace": RuleOverride(warning=0.99)})
+
+
+def test_a_forecast_rules_window_can_be_tuned_but_only_on_a_forecast_rule(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "detection:\n  default_rules:\n    HostFilesystemFillingUp:\n"
+        "      forecast: {window: 24m}\n"
+    )
+    rules = {
+        r.name: r for r in load_config(str(path), {}, required=True).detection.effective_rules()
+    }
+    forecast = rules["HostFilesystemFillingUp"].forecast
+    assert forecast is not None
+    assert (forecast.window, forecast.points, forecast.limit) == (1440.0, 32, 1.0)
+    inodes = rules["HostFilesystemInodesFillingUp"].forecast
+    assert inodes is not None and inodes.window == 6 * 3600.0  # the other rule keeps its own
+    path.write_text(
+        "detection:\n  default_rules:\n    HostFilesystemSpace:\n      forecast: {window: 1h}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path), {}, required=True)
+    (problem,) = caught.value.problems
+    assert "HostFilesystemSpace.forecast: HostFilesystemSpace is not a forecast rule" in str(
+        problem
+    )
+    assert str(path) in str(problem)
 
 
 def test_matcher_and_selector_syntax() -> None:

@@ -1,8 +1,9 @@
-"""The alerting plugin: after each collection it derives series (inode ratio, anomaly scores),
-evaluates the rules, steps the alert lifecycle and hands notifications to the sink, all in
-O(series) on the collection thread. The sink (notify's dispatcher) queues durably and never
-blocks, so a slow receiver cannot delay collection. The alert state is saved in the state
-directory when it changes and at shutdown, and restored at start (alertstore.py)."""
+"""The alerting plugin: after each collection it derives series (inode ratio, network link
+utilisation, anomaly scores), evaluates the rules, steps the alert lifecycle and hands
+notifications to the sink, all in O(series) on the collection thread. The sink (notify's
+dispatcher) queues durably and never blocks, so a slow receiver cannot delay collection. The
+alert state is saved in the state directory when it changes and at shutdown, and restored at
+start (alertstore.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from aiops_agent.base.naming import host_name
 from aiops_agent.base.processes import ProcessView, annotation, resource_of_series
 from aiops_agent.config.schema import Config
 from aiops_agent.detection.anomaly_scores import AnomalyScorer
-from aiops_agent.detection.derived import inodes_used_ratio
+from aiops_agent.detection.derived import inodes_used_ratio, network_utilization_ratio
 from aiops_agent.detection.rates import RateTracker
 from aiops_agent.detection.rules import Rule, RuleEvaluator
 from aiops_agent.plugins import AgentContext, Plugin, Route
@@ -132,6 +133,7 @@ class AlertingPlugin:
             inodes = inodes_used_ratio(index, compat)
             if inodes is not None:
                 derived.append(inodes)
+            derived.append(network_utilization_ratio(index, compat, self._rates, now))
             if self._baselines is not None:
                 derived.append(self._baselines.update(index, snapshot.families, now))
             index.update((family.name, family) for family in derived)

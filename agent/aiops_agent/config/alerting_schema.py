@@ -157,6 +157,11 @@ class RuleOverride:
     critical_clear: Optional[float] = key(None, "Replaces the critical clear level.")
     for_: Optional[Duration] = key(None, "Replaces the for duration.", minimum=0)
     context: Optional[str] = key(None, "Replaces the process context.", choices=CONTEXTS)
+    forecast: Optional[ForecastSettings] = key(
+        None,
+        "Replaces the forecast settings of a forecast rule (keys left out take ForecastSettings' "
+        "defaults), e.g. {window: 2h} for file systems that fill in hours.",
+    )
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,12 @@ class DetectionSection:
             if name not in known:
                 raise ValueError(
                     f"default_rules: no built-in rule {name!r} (known: {', '.join(sorted(known))})"
+                )
+        for default in DEFAULT_RULES:
+            override = self.default_rules.get(default.name)
+            if override is not None and override.forecast is not None and default.forecast is None:
+                raise ValueError(
+                    f"default_rules: {default.name}.forecast: {default.name} is not a forecast rule"
                 )
         seen: set[str] = set()
         for rule in self.effective_rules():
@@ -289,6 +300,8 @@ class AlertingSection:
 
 # Derived by the alerting plugin from node_filesystem_files{,_free} (see detection/derived.py).
 INODES_USED_RATIO = "aiops_agent_filesystem_inodes_used_ratio"
+# and from node_network_{receive,transmit}_bytes_total over node_network_speed_bytes
+NETWORK_UTILIZATION_RATIO = "aiops_agent_network_utilization_ratio"
 ANOMALY_SCORE = "aiops_agent_anomaly_score"
 
 DEFAULT_RULES: tuple[RuleSettings, ...] = (
@@ -419,13 +432,26 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         summary="Interface {labels.device} on {host}: {value} errors/s",
     ),
     RuleSettings(
+        name="HostNetworkSaturation",
+        metric=NETWORK_UTILIZATION_RATIO,
+        # Per interface and direction, against the speed the link reports (interfaces without
+        # one, such as virtio, report none and are not judged): 80 % of a link for minutes is
+        # where queues build and latency grows.
+        warning=0.8,
+        hysteresis=0.1,
+        for_=Duration(300.0),
+        summary="Interface {labels.device} on {host}: {labels.direction} at {value_percent} of "
+        "its link speed",
+    ),
+    RuleSettings(
         name="HostAnomalousSeries",
         metric=ANOMALY_SCORE,
         # The score is held at its onset value while the series stays outside its typical range
         # (detection/anomaly_scores.py), so `for` asks for the anomaly to last, not one sample.
         warning=0.3,
         for_=Duration(300.0),
-        enabled=False,  # see docs/alerting.md for the fault benchmark's figures
+        # On by default since the fault benchmark's quiet baseline gave no false notification
+        # with the practical-significance floor (docs/alerting.md has the figures).
         context="series",
         summary="{labels.series} behaves unlike its learned baseline on {host}",
         description="{labels.series} is {series_value}, outside its typical range "

@@ -22,6 +22,13 @@ back to the detector's own score as soon as the value returns. So `for` on the s
 detector was surprised and the series has stayed out of its usual range this long", and
 details() gives the rule's annotations the range, the value and the onset time.
 
+Practical significance: a series with a natural scale (a ratio of a whole, load per CPU) can be
+surprising without mattering: load per CPU at 0.22 after hours within 0.02-0.11, memory in use
+at 6.2 % against 5.6 %. While such a series is less than SIGNIFICANT_CHANGE of its scale beyond
+the range it had when the detector's score rose, its exported score is held at QUIET_SCORE at
+most, below the alert level. Byte rates have no natural scale (a busy host's normal is another
+host's flood) and keep the detector's score as it is.
+
 What the detectors learned (and the typical ranges) can be saved to the state directory and
 restored at start, so a restart does not cost a new warm-up. The file is versioned: one of
 another version (an older agent's) or that cannot be read is set aside with a log line and
@@ -57,6 +64,11 @@ EPISODE_LIMIT = 150  # samples (the detector's holdoff); a longer one is the new
 RANGE_MARGIN = 0.5  # share of the typical range's width a value must leave it by (see _outside)
 LEVEL_MARGIN = 0.25  # and share of its larger bound
 FORGET_WARMUPS = 4.0  # the typical range forgets an extreme over about this many warm-ups
+# A series on a natural scale of 1 (a ratio of a whole, load per CPU) must leave its typical
+# range by this much before its score can reach the alert level (see the module docstring).
+SIGNIFICANT_CHANGE = 0.2
+QUIET_SCORE = ALERT_LEVEL / 2
+NATURAL_SCALE_SUFFIXES = ("_ratio", "_per_cpu")
 
 SeriesKey = tuple[str, Labels]
 
@@ -81,10 +93,13 @@ class _Selector:
 class SeriesBaseline:
     """One series: its detector, its typical range and the open episode, if any."""
 
-    __slots__ = ("_decay", "detector", "episode", "high", "low", "streak", "value")
+    __slots__ = ("_decay", "detector", "episode", "floor", "high", "low", "streak", "value")
 
-    def __init__(self, warmup: int, detector: Optional[PatternDetector] = None) -> None:
+    def __init__(
+        self, warmup: int, detector: Optional[PatternDetector] = None, floor: float = 0.0
+    ) -> None:
         self.detector = detector or PatternDetector(warmup, holdoff=0)
+        self.floor = floor  # the smallest departure from the range that matters; 0: any
         self._decay = 1.0 / (FORGET_WARMUPS * max(1, warmup))
         self.low = self.high = math.nan  # the typical range; NaN until the first sample
         self.value = math.nan  # the latest value scored
@@ -100,9 +115,21 @@ class SeriesBaseline:
         score = self._score(timestamp, value)
         if score < ALERT_LEVEL:
             self.streak = None
-        elif self.streak is None:
+            return score
+        if self.streak is None:
             self.streak = (timestamp, low, high)
+        if self.floor and not self._significant(value):
+            return min(score, QUIET_SCORE)
         return score
+
+    def _significant(self, value: float) -> bool:
+        """Whether value is at least `floor` beyond the typical range as it was when the score
+        rose (a ramp moves the range with it; its start is what the change is measured from)."""
+        assert self.streak is not None
+        _, low, high = self.streak
+        if math.isnan(low):
+            return True
+        return value >= high + self.floor or value <= low - self.floor
 
     def _score(self, timestamp: float, value: float) -> float:
         score = self.detector.update(timestamp, value)
@@ -153,9 +180,12 @@ class SeriesBaseline:
         return {"detector": self.detector.to_state(), "range": [self.low, self.high]}
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], warmup: int) -> SeriesBaseline:
+    def from_state(
+        cls, state: Mapping[str, Any], warmup: int, floor: float = 0.0
+    ) -> SeriesBaseline:
         """Raises ValueError (or KeyError, TypeError) for a state it cannot use."""
-        baseline = cls(warmup, PatternDetector.from_state(state["detector"], warmup, holdoff=0))
+        detector = PatternDetector.from_state(state["detector"], warmup, holdoff=0)
+        baseline = cls(warmup, detector, floor)
         low, high = (float(v) for v in state["range"])
         if not (math.isnan(low) and math.isnan(high)) and not low <= high:
             raise ValueError(f"typical range {low}..{high} is not a range")
@@ -171,6 +201,12 @@ def _outside(value: float, low: float, high: float) -> bool:
         return False
     margin = max(RANGE_MARGIN * (high - low), LEVEL_MARGIN * max(abs(high), abs(low)))
     return value > high + margin or value < low - margin
+
+
+def significant_change(name: str) -> float:
+    """The smallest departure from its typical range that matters for the series `name`: a
+    share of its natural scale, or 0 for a series without one (byte rates, counts)."""
+    return SIGNIFICANT_CHANGE if name.endswith(NATURAL_SCALE_SUFFIXES) else 0.0
 
 
 def _number(value: float) -> str:
@@ -268,7 +304,8 @@ class AnomalyScorer:
     def _baseline(self, key: SeriesKey) -> Optional[SeriesBaseline]:
         baseline = self._series.get(key)
         if baseline is None and len(self._series) < self.settings.max_series:
-            baseline = self._series[key] = SeriesBaseline(self.settings.warmup)
+            floor = significant_change(key[0])
+            baseline = self._series[key] = SeriesBaseline(self.settings.warmup, floor=floor)
         return baseline
 
     def _forget(self, cutoff: float) -> None:
@@ -331,7 +368,9 @@ class AnomalyScorer:
             for record in records[: self.settings.max_series]:
                 labels: Labels = tuple((str(n), str(v)) for n, v in record["labels"])
                 key = (str(record["name"]), labels)
-                self._series[key] = SeriesBaseline.from_state(record["state"], self.settings.warmup)
+                self._series[key] = SeriesBaseline.from_state(
+                    record["state"], self.settings.warmup, significant_change(key[0])
+                )
                 self._last_seen[key] = time.time()
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             self._series.clear()
