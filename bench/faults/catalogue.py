@@ -18,9 +18,12 @@ from dataclasses import dataclass
 TIME_SCALE = 15
 INTERVAL = 1.0
 
-SYSTEMS = ("agent", "agent_anomaly", "prometheus")
+# The second agent runs the defaults without the learned-baseline rule, to show what it adds.
+SYSTEMS = ("agent", "agent_thresholds", "prometheus")
 SYSTEM_TITLES = {
     "agent": "aiops-agent, defaults",
+    "agent_thresholds": "aiops-agent, threshold rules only",
+    # results saved before HostAnomalousSeries was a default: the defaults with it switched on
     "agent_anomaly": "aiops-agent + HostAnomalousSeries",
     "prometheus": "node_exporter + Prometheus rules",
 }

@@ -293,7 +293,7 @@ def deploy_agent(host: Host, config_extra: dict[str, Any]) -> None:
             },
         }
     }
-    for unit in ("aiops-agent", "aiops-agent-anomaly"):
+    for unit in ("aiops-agent", "aiops-agent-second"):
         host.exec("mkdir", "-p", f"/etc/systemd/system/{unit}.service.d")
         host.write(f"/etc/systemd/system/{unit}.service.d/lxcfs.conf", AGENT_DROPIN)
     path = host.workdir / "inventory.yml"
@@ -321,16 +321,16 @@ def check_view(host: Host, url: str) -> None:
         raise HostError(f"{url}: MemTotal {seen:.0f}, not the container's {MEMORY_BYTES}")
 
 
-def start_anomaly_agent(host: Host, config: dict[str, Any]) -> None:
+def start_second_agent(host: Host, config: dict[str, Any]) -> None:
     """A second agent beside the role's, from the role's own unit, with `config`."""
-    host.write("/etc/aiops-agent/anomaly.yaml", yaml.safe_dump(config), "0640", "aiops-agent")
+    host.write("/etc/aiops-agent/second.yaml", yaml.safe_dump(config), "0640", "aiops-agent")
     host.exec("/opt/aiops-agent/venv/bin/aiops-agent", "check-config", "--config",
-              "/etc/aiops-agent/anomaly.yaml")  # fmt: skip
+              "/etc/aiops-agent/second.yaml")  # fmt: skip
     host.shell(
-        "sed -e 's#/etc/aiops-agent/config.yaml#/etc/aiops-agent/anomaly.yaml#'"
-        " -e 's#^StateDirectory=aiops-agent$#StateDirectory=aiops-agent-anomaly#'"
-        " /etc/systemd/system/aiops-agent.service >/etc/systemd/system/aiops-agent-anomaly.service"
-        " && systemctl daemon-reload && systemctl start aiops-agent-anomaly"
+        "sed -e 's#/etc/aiops-agent/config.yaml#/etc/aiops-agent/second.yaml#'"
+        " -e 's#^StateDirectory=aiops-agent$#StateDirectory=aiops-agent-second#'"
+        " /etc/systemd/system/aiops-agent.service >/etc/systemd/system/aiops-agent-second.service"
+        " && systemctl daemon-reload && systemctl start aiops-agent-second"
     )
     host.wait_http("http://127.0.0.1:9878/readyz")
     check_view(host, "http://127.0.0.1:9878/metrics")

@@ -87,13 +87,14 @@ def agent_config(webhook: str) -> dict[str, Any]:
     }
 
 
-def anomaly_variant(config: dict[str, Any], webhook: str) -> dict[str, Any]:
+def thresholds_variant(config: dict[str, Any], webhook: str) -> dict[str, Any]:
+    """The role's config without the learned-baseline rule: what the threshold rules catch."""
     variant = json.loads(json.dumps(config))
-    variant["agent"]["state_dir"] = "/var/lib/aiops-agent-anomaly"
+    variant["agent"]["state_dir"] = "/var/lib/aiops-agent-second"
     variant["http"]["listen"] = "127.0.0.1:9878"
     variant["receivers"]["bench"]["webhook"]["url"] = webhook
     rules = variant["detection"]["default_rules"]
-    rules.setdefault("HostAnomalousSeries", {})["enabled"] = True
+    rules.setdefault("HostAnomalousSeries", {})["enabled"] = False
     return variant
 
 
@@ -210,9 +211,9 @@ def bring_up(setting: Setting, host: hostlib.Host, recorder_stack: list[Any]) ->
     config_extra = agent_config(f"{recorder.url}/agent")
     log("deploying the agent with roles/aiops_agent (playbooks/site.yml)")
     hostlib.deploy_agent(host, config_extra)
-    if "agent_anomaly" in setting.systems:
-        variant = anomaly_variant(hostlib.read_config(host), f"{recorder.url}/agent-anomaly")
-        hostlib.start_anomaly_agent(host, variant)
+    if "agent_thresholds" in setting.systems:
+        variant = thresholds_variant(hostlib.read_config(host), f"{recorder.url}/agent-thresholds")
+        hostlib.start_second_agent(host, variant)
     stack = None
     if "prometheus" in setting.systems:
         host.wait_http("http://127.0.0.1:9100/metrics")
@@ -226,7 +227,7 @@ def bring_up(setting: Setting, host: hostlib.Host, recorder_stack: list[Any]) ->
     return config_extra
 
 
-AGENT_PORTS = {"agent": 9877, "agent_anomaly": 9878}
+AGENT_PORTS = {"agent": 9877, "agent_thresholds": 9878}
 
 
 def fetch_alerts(

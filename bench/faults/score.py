@@ -14,7 +14,12 @@ from typing import Any, Optional
 
 from catalogue import NOT_RUN, SYSTEM_TITLES, Fault, fault
 
-PATHS = {"/agent": "agent", "/agent-anomaly": "agent_anomaly", "/alertmanager": "prometheus"}
+PATHS = {
+    "/agent": "agent",
+    "/agent-thresholds": "agent_thresholds",
+    "/agent-anomaly": "agent_anomaly",  # results saved before HostAnomalousSeries was a default
+    "/alertmanager": "prometheus",
+}
 
 
 @dataclass
@@ -60,8 +65,9 @@ def right_kind(episode: Episode, item: Fault, system: str) -> bool:
         return False
     if episode.alertname in item.right_kinds(system):
         return True
+    # Any agent with the learned-baseline rule on (a default) may catch a fault through it.
     return (
-        system == "agent_anomaly"
+        system != "prometheus"
         and episode.alertname == "HostAnomalousSeries"
         and episode.labels.get("series") in item.anomaly
     )
