@@ -20,6 +20,7 @@ import os
 import platform
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -306,6 +307,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--rescore"] and len(argv) == 2:
         return rescore(Path(argv[1]))
     setting, out = parse(argv)
+    # Stopped by SIGTERM or SIGINT (even when started with nohup, which ignores SIGINT), the run
+    # still removes its container, mounts, cgroups and Prometheus: the `finally` below runs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     run_id = secrets.token_hex(3)
     workdir = Path.home() / ".cache" / "aiops-agent" / "faults" / run_id
     workdir.mkdir(parents=True)
