@@ -8,9 +8,8 @@ import functools
 import os
 import re
 import stat
-import threading
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Optional, TypeVar, Union
 
 import yaml
@@ -57,16 +56,6 @@ class _Origins:
         return self.default
 
 
-class _LoadOptions(threading.local):
-    """Per thread (a reload runs on the collection thread): set for one load_config call."""
-
-    # False while load_config(resolve_secrets=False) runs: references are checked for form only.
-    resolve_secrets = True
-
-
-_LOAD_OPTIONS = _LoadOptions()
-
-
 def load_config(
     path: Optional[str],
     environ: Optional[Mapping[str, str]] = None,
@@ -81,19 +70,6 @@ def load_config(
     appended to `notices` when given, for the caller to print or log once. resolve_secrets=False
     leaves "${ENV}" and "file:PATH" secrets unresolved, for a config checked away from where it
     runs."""
-    outer, _LOAD_OPTIONS.resolve_secrets = _LOAD_OPTIONS.resolve_secrets, resolve_secrets
-    try:
-        return _load_config(path, environ, required, notices)
-    finally:
-        _LOAD_OPTIONS.resolve_secrets = outer
-
-
-def _load_config(
-    path: Optional[str],
-    environ: Optional[Mapping[str, str]],
-    required: bool,
-    notices: Optional[list[Notice]],
-) -> Config:
     environ = os.environ if environ is None else environ
     notices = [] if notices is None else notices
     file_name = path or DEFAULT_CONFIG_PATH
@@ -112,9 +88,9 @@ def _load_config(
     problems: list[Problem] = []
     notices.extend(_near_miss_overrides(environ))
     _apply_environment(raw, environ, origins, problems)
-    config = _build(Config, raw, (), origins, problems)
+    config = _Builder(origins, problems, resolve_secrets).build(Config, raw, ())
     if not problems:
-        problems.extend(_cross_section_problems(config, origins))
+        problems.extend(_cross_section_problems(config, origins, resolve_secrets))
     if problems:
         raise ConfigError(problems)
     assert isinstance(config, Config)
@@ -138,7 +114,7 @@ class SchemaFile(Generic[T]):
             raise ConfigError([Problem("", f"{path}:1", "the top level must be a mapping")])
         self.raw: dict[str, Any] = raw  # as read, for checks that must run despite other problems
         self.problems: list[Problem] = []
-        self.value: Optional[T] = _build(schema, raw, (), self._origins, self.problems)
+        self.value: Optional[T] = _Builder(self._origins, self.problems).build(schema, raw, ())
 
     def report(self, key_path: Path_, message: str) -> None:
         """A problem with the key at key_path, placed at its line."""
@@ -404,81 +380,90 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
-def _build(hint: Any, value: Any, path: Path_, origins: _Origins, problems: list[Problem]) -> Any:
-    """Check one value against its schema type and convert it; record problems, never raise."""
+class _Builder:
+    """One check of a YAML tree against its schema type, converting as it goes: where each key
+    came from (for the problems' lines), the problems found so far (recorded, never raised), and
+    whether secrets are resolved (False: "${ENV}" and "file:PATH" are checked for form only, for a
+    config checked away from where it runs)."""
 
-    def fail(message: str) -> None:
-        problems.append(Problem(_dotted(path), origins.of(path), message))
+    def __init__(
+        self, origins: _Origins, problems: list[Problem], resolve_secrets: bool = True
+    ) -> None:
+        self.origins = origins
+        self.problems = problems
+        self.resolve_secrets = resolve_secrets
 
-    if typing.get_origin(hint) is Union:
-        if value is None:
-            return None
-        hint = _unwrap_optional(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build_section(hint, value, path, origins, problems)
-    origin = typing.get_origin(hint)
-    if origin is list:
-        if not isinstance(value, list):
-            fail(f"expected a list, got {_describe(value)}")
-            return []
-        (item_type,) = typing.get_args(hint)
-        return [
-            _build(item_type, item, (*path, i), origins, problems) for i, item in enumerate(value)
-        ]
-    if origin is dict:
-        if not isinstance(value, dict):
-            fail(f"expected a mapping, got {_describe(value)}")
-            return {}
-        _, item_type = typing.get_args(hint)
-        return {
-            str(name): _build(item_type, item, (*path, str(name)), origins, problems)
-            for name, item in value.items()
-        }
-    return _build_scalar(hint, value, path, fail)
-
-
-def _build_section(
-    hint: Any, value: Any, path: Path_, origins: _Origins, problems: list[Problem]
-) -> Any:
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        problems.append(
-            Problem(_dotted(path), origins.of(path), f"expected a mapping, got {_describe(value)}")
+    def report(self, path: Path_, message: str, where: Optional[Path_] = None) -> None:
+        """A problem with the key at `path`, placed at the line of `where` (default: `path`)."""
+        self.problems.append(
+            Problem(_dotted(path), self.origins.of(path if where is None else where), message)
         )
-        return None  # not hint(): a section may refuse its defaults (a receiver needs a type)
-    problems_before = len(problems)
-    fields = {yaml_key(field.name): field for field in dataclasses.fields(hint)}
-    hints = typing.get_type_hints(hint)
-    for name in value:
-        if name not in fields:
-            suggestion = _closest(str(name), list(fields))
-            hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
-            known = ", ".join(sorted(fields))
-            message = f"unknown key{hint_text} (known keys: {known})"
-            problems.append(Problem(_dotted((*path, name)), origins.of((*path, name)), message))
-    arguments = {}
-    for name, field in fields.items():
-        if name in value:
-            before = len(problems)
-            built = _build(hints[field.name], value[name], (*path, name), origins, problems)
-            if len(problems) == before:  # a value that failed its type has no bounds to check
-                _check_bounds(field, built, (*path, name), origins, problems)
-            if len(problems) == before and _required_secret(field, hints[field.name], built):
-                where = origins.of((*path, name))
-                problems.append(Problem(_dotted((*path, name)), where, "required secret is empty"))
-            arguments[field.name] = built
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            problems.append(
-                Problem(_dotted((*path, name)), origins.of(path), "required key is missing")
-            )
-    if len(problems) > problems_before:
-        return None  # checks across this section's keys would only repeat what is reported
-    try:
-        return hint(**arguments)
-    except (TypeError, ValueError) as error:
-        problems.append(Problem(_dotted(path), origins.of(path), str(error)))
-        return None
+
+    def build(self, hint: Any, value: Any, path: Path_) -> Any:
+        if typing.get_origin(hint) is Union:
+            if value is None:
+                return None
+            hint = _unwrap_optional(hint)
+        if dataclasses.is_dataclass(hint):
+            return self._section(hint, value, path)
+        origin = typing.get_origin(hint)
+        if origin is list:
+            if not isinstance(value, list):
+                self.report(path, f"expected a list, got {_describe(value)}")
+                return []
+            (item_type,) = typing.get_args(hint)
+            return [self.build(item_type, item, (*path, i)) for i, item in enumerate(value)]
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.report(path, f"expected a mapping, got {_describe(value)}")
+                return {}
+            _, item_type = typing.get_args(hint)
+            return {
+                str(name): self.build(item_type, item, (*path, str(name)))
+                for name, item in value.items()
+            }
+        return _scalar(hint, value, self.resolve_secrets, lambda text: self.report(path, text))
+
+    def _section(self, hint: Any, value: Any, path: Path_) -> Any:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.report(path, f"expected a mapping, got {_describe(value)}")
+            return None  # not hint(): a section may refuse its defaults (a receiver needs a type)
+        problems_before = len(self.problems)
+        fields = {yaml_key(field.name): field for field in dataclasses.fields(hint)}
+        hints = typing.get_type_hints(hint)
+        for name in value:
+            if name not in fields:
+                suggestion = _closest(str(name), list(fields))
+                hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+                known = ", ".join(sorted(fields))
+                self.report((*path, name), f"unknown key{hint_text} (known keys: {known})")
+        arguments = {}
+        for name, field in fields.items():
+            if name in value:
+                before = len(self.problems)
+                built = self.build(hints[field.name], value[name], (*path, name))
+                if len(self.problems) == before:  # a value that failed its type has no bounds
+                    for message in _bound_problems(field, built):
+                        self.report((*path, name), message)
+                if len(self.problems) == before and _required_secret(
+                    field, hints[field.name], built
+                ):
+                    self.report((*path, name), "required secret is empty")
+                arguments[field.name] = built
+            elif (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            ):
+                self.report((*path, name), "required key is missing", where=path)
+        if len(self.problems) > problems_before:
+            return None  # checks across this section's keys would only repeat what is reported
+        try:
+            return hint(**arguments)
+        except (TypeError, ValueError) as error:
+            self.report(path, str(error))
+            return None
 
 
 def _required_secret(field: dataclasses.Field[Any], hint: Any, value: Any) -> bool:
@@ -488,18 +473,20 @@ def _required_secret(field: dataclasses.Field[Any], hint: Any, value: Any) -> bo
     return required and _unwrap_optional(hint) is Secret and not value
 
 
-def _cross_section_problems(config: Config, origins: _Origins) -> list[Problem]:
+def _cross_section_problems(
+    config: Config, origins: _Origins, resolve_secrets: bool
+) -> list[Problem]:
     """Checks no single section can make (a route naming an unknown receiver), run once every
     section is valid; each check yields (key path, message)."""
     found = list(check_routing(config.receivers, config.routes))
-    if _LOAD_OPTIONS.resolve_secrets:
+    if resolve_secrets:
         # Checked away from where it runs (--no-resolve-secrets, e.g. on an Ansible controller),
         # the packages of this Python say nothing about the agent's.
         found.extend(check_receiver_modules(config.receivers))
     return [Problem(_dotted(path), origins.of(path), message) for path, message in found]
 
 
-def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
+def _scalar(hint: Any, value: Any, resolve_secrets: bool, fail: Callable[[str], None]) -> Any:
     secret = hint is Secret
     shown = "the value" if secret else repr(value)
     if hint is bool:
@@ -533,7 +520,7 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
         return Secret("") if secret else ""
     if secret:
         try:
-            return resolve_secret(value, resolve=_LOAD_OPTIONS.resolve_secrets)
+            return resolve_secret(value, resolve=resolve_secrets)
         except ValueError as error:
             fail(str(error))
             return Secret("")
@@ -553,30 +540,20 @@ def _build_scalar(hint: Any, value: Any, path: Path_, fail: Any) -> Any:
     return value
 
 
-def _check_bounds(
-    field: dataclasses.Field[Any],
-    value: Any,
-    path: Path_,
-    origins: _Origins,
-    problems: list[Problem],
-) -> None:
+def _bound_problems(field: dataclasses.Field[Any], value: Any) -> list[str]:
+    """What is wrong with a value of the right type against its key's choices and bounds."""
     minimum, maximum, choices = (field.metadata.get(k) for k in ("minimum", "maximum", "choices"))
-    where = origins.of(path)
+    found = []
     if choices and value not in choices:
         suggestion = _closest(str(value), list(choices))
         hint_text = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
-        problems.append(
-            Problem(_dotted(path), where, f"must be one of {', '.join(choices)}{hint_text}")
-        )
+        found.append(f"must be one of {', '.join(choices)}{hint_text}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if minimum is not None and value < minimum:
-            problems.append(
-                Problem(_dotted(path), where, f"must be at least {minimum:g}, got {value:g}")
-            )
+            found.append(f"must be at least {minimum:g}, got {value:g}")
         if maximum is not None and value > maximum:
-            problems.append(
-                Problem(_dotted(path), where, f"must be at most {maximum:g}, got {value:g}")
-            )
+            found.append(f"must be at most {maximum:g}, got {value:g}")
+    return found
 
 
 def _describe(value: Any) -> str:
