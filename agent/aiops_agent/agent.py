@@ -55,6 +55,11 @@ def default_state_dir() -> str:
     return os.path.join(base, "aiops-agent")
 
 
+def _record(level: int, message: str, **fields: str) -> logging.LogRecord:
+    """A log record of the agent's logger, built now and handled later."""
+    return log.makeRecord(log.name, level, __file__, 0, message, (), None, extra=fields)
+
+
 class RestartNeeded(Exception):
     """A reload changed keys only a restart applies (restart=True in the schema)."""
 
@@ -207,8 +212,21 @@ class Agent:
     def reload(self) -> None:
         """Re-read the config file and apply it. Everything that can fail runs before anything is
         replaced, so a rejected reload leaves the running config whole; then each plugin applies
-        it behind its own error boundary."""
+        it behind its own error boundary. The outcome is logged after /metrics shows it, so whoever
+        reads the log line and then scrapes sees the same outcome."""
         self.notifier.reloading()
+        outcome = self._apply_reload()
+        self.stats.reload_ok = 1.0 if outcome.levelno == logging.INFO else 0.0
+        if self.stats.reload_ok:
+            self.stats.reload_wall = time.time()
+        self._render()
+        if log.isEnabledFor(outcome.levelno):
+            log.handle(outcome)
+        self.notifier.ready("configuration reloaded" if self.stats.reload_ok else "reload rejected")
+
+    def _apply_reload(self) -> logging.LogRecord:
+        """Apply the config file if it is valid; the log record that tells the outcome (INFO when
+        everything took effect)."""
         try:
             new = load_config(self.config_path, required=self.config_path is not None)
             restart = restart_changes(self.config, new)
@@ -226,54 +244,51 @@ class Agent:
                 collectors, processes = self._build_collectors(new)
             self._apply_http(new, web)
         except ConfigError as error:
-            self._reject("reload rejected; the previous configuration stays in effect", error)
+            return _record(
+                logging.ERROR,
+                "reload rejected; the previous configuration stays in effect",
+                errors=str(error),
+            )
         except RestartNeeded as error:
-            self._reject(
+            return _record(
+                logging.ERROR,
                 "reload rejected: a change of these keys takes effect only when the agent is "
                 "restarted; the previous configuration stays in effect",
-                error,
-                field="keys",
+                keys=str(error),
             )
         except OSError as error:
-            self._reject(
+            return _record(
+                logging.ERROR,
                 "reload rejected: cannot listen on the new address; the previous "
                 "configuration stays in effect",
-                error,
-                field="error",
+                error=str(error),
             )
-        except Exception:  # a loader bug must not take the running agent down with it
-            self.stats.reload_ok = 0.0
-            log.exception("reload failed; the previous configuration stays in effect")
-        else:
-            old, self.config, self._collectors = self.config, new, collectors
-            self._processes = processes
-            failed = self.plugins.reconfigure(new, old)
-            self.endpoints.set_plugin_routes(self.plugins.routes())
-            if self._logging(new) != self._logging(old):
-                logs.configure(*self._logging(new))
-            if failed:
-                self.stats.reload_ok = 0.0
-                log.error(
-                    "configuration reloaded, except in plugins that could not apply it; they "
-                    "keep the previous one",
-                    extra={"plugins": ",".join(failed)},
-                )
-            else:
-                self.stats.reload_ok = 1.0
-                self.stats.reload_wall = time.time()
-                log.info("configuration reloaded")
-            self._exposure = self._warn_exposure(self._exposure)
-        self._render()
-        self.notifier.ready("configuration reloaded" if self.stats.reload_ok else "reload rejected")
+        except Exception as error:  # a loader bug must not take the running agent down with it
+            record = _record(
+                logging.ERROR, "reload failed; the previous configuration stays in effect"
+            )
+            record.exc_info = (type(error), error, error.__traceback__)
+            return record
+        old, self.config, self._collectors = self.config, new, collectors
+        self._processes = processes
+        failed = self.plugins.reconfigure(new, old)
+        self.endpoints.set_plugin_routes(self.plugins.routes())
+        if self._logging(new) != self._logging(old):
+            logs.configure(*self._logging(new))
+        self._exposure = self._warn_exposure(self._exposure)
+        if failed:
+            return _record(
+                logging.ERROR,
+                "configuration reloaded, except in plugins that could not apply it; they "
+                "keep the previous one",
+                plugins=",".join(failed),
+            )
+        return _record(logging.INFO, "configuration reloaded")
 
     def _logging(self, config: Config) -> tuple[str, str]:
         """The log level and format in effect: --log-level and --log-format win over the file."""
         level, log_format = self._log_overrides
         return level or config.log.level, log_format or config.log.format
-
-    def _reject(self, message: str, error: Exception, field: str = "errors") -> None:
-        self.stats.reload_ok = 0.0
-        log.error(message, extra={field: str(error)})
 
     def _warn_exposure(self, previous: Optional[Exposure]) -> Exposure:
         """Warn, at start and on a reload that changes it, when the endpoints are reachable from

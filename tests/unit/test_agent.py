@@ -157,6 +157,41 @@ def test_a_reload_that_changes_a_restart_key_is_refused_saying_so(
     assert restart_changes(agent.config, load_config(str(config_path), {})) == [path]
 
 
+class PageAtOutcome(logging.Handler):
+    """Reads /metrics' reload gauge at the moment the reload's outcome is logged."""
+
+    def __init__(self, agent: Agent) -> None:
+        super().__init__()
+        self.agent = agent
+        self.seen: list[tuple[str, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "reload" in record.getMessage():
+            gauge = value(self.agent, "aiops_agent_config_last_reload_successful")
+            self.seen.append((record.getMessage(), gauge))
+
+
+def test_metrics_show_the_reload_outcome_before_the_log_says_it(
+    agent: Agent, config_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever reads the log line and then scrapes sees the same outcome (CI once read 1 after
+    "reload rejected")."""
+    watcher = PageAtOutcome(agent)
+    logging.getLogger("aiops_agent").addHandler(watcher)
+    caplog.set_level(logging.INFO, logger="aiops_agent")
+    try:
+        write(config_path, "h1", agent={"state_dir": str(tmp_path / "elsewhere")})
+        agent.reload()
+        write(config_path, "h2")
+        agent.reload()
+    finally:
+        logging.getLogger("aiops_agent").removeHandler(watcher)
+    assert [(message.split(":")[0].split(";")[0], gauge) for message, gauge in watcher.seen] == [
+        ("reload rejected", 0.0),
+        ("configuration reloaded", 1.0),
+    ]
+
+
 def test_plugins_link_back_to_the_bound_port_by_host_name_and_scheme(
     agent: Agent, config_path: Path, tmp_path: Path
 ) -> None:
