@@ -89,3 +89,36 @@ def test_run_refuses_before_creating_anything_when_swap_is_active(
     monkeypatch.setattr(run.hostlib, "ensure_tools", no_host)
     assert run.main(["--faults", "swap_storm", "--swap-file", "1G"]) == 2
     assert "/swapfile" in capsys.readouterr().err
+
+
+def _report(faults: list[str], swap_file_mib: int = 0) -> str:
+    import score
+
+    timeline = {
+        "interval": 1.0,
+        "time_scale": 15,
+        "baseline": {"start": 0.0, "end": 60.0},
+        "faults": {
+            name: {"start": 60.0 + 200 * i, "recovered": 150.0 + 200 * i, "end": 260.0 + 200 * i}
+            for i, name in enumerate(faults)
+        },
+    }
+    meta = {
+        "command": "run.py", "date": "today", "setting": "full", "agent_version": "0",
+        "commit": "abc", "machine": "m", "time_scale": 15, "interval": 1.0, "hold": 90.0,
+        "ramp": 60.0, "recovery": 75.0, "baseline": 60.0, "faults": faults,
+        "swap_file_mib": swap_file_mib,
+    }  # fmt: skip
+    return str(score.render(score.score([], timeline, ("agent",)), meta))
+
+
+def test_report_says_the_run_added_swap_and_runs_the_storm() -> None:
+    text = _report(["cpu", "swap_storm"], swap_file_mib=1024)
+    assert "added a swap file of 1024 MiB" in text
+    assert "Swap storm: not run" not in text
+
+
+def test_report_without_swap_lists_the_storm_as_not_run() -> None:
+    text = _report(["cpu"])
+    assert "added a swap file" not in text
+    assert "Swap storm: not run" in text
