@@ -386,6 +386,22 @@ def test_top_renders_one_line_per_process() -> None:
     assert lines[3].split()[-3:] == ["?", "3", "[kthreadd]"]  # unknown fds, a kernel thread
 
 
+def test_top_renders_the_limit_rankings_with_their_own_columns() -> None:
+    from aiops_agent.topview import render
+
+    leak = ProcessSummary(7, "leak", "bob", "leak", 0.0, 0, 0, 0.0, 0.0, 60, 0, False, limit=64)
+    lines = render((leak,), "fd_limit", 9).splitlines()
+    assert lines[1].split()[-3:] == ["LIMIT", "USE", "COMMAND"]
+    assert lines[2].split()[-5:] == ["60", "0", "64", "94%", "leak"]  # FDS FORKS LIMIT USE
+    loop = ProcessSummary(100, "loop", "alice", "loop", 0.0, 0, 0, 0.0, 0.0, 3, 19, False,
+                          tasks=20, limit=40, user_tasks=30)  # fmt: skip
+    lines = render((loop,), "process_limit", 9).splitlines()
+    assert lines[0].endswith("top 1 by process_limit (user alice: 30 tasks of its limit 40)")
+    assert lines[1].split()[-4:] == ["TASKS", "LIMIT", "USE", "COMMAND"]
+    assert lines[2].split()[-5:] == ["19", "20", "40", "75%", "loop"]  # FORKS TASKS LIMIT USE
+    assert "LIMIT" not in render((loop,), "cpu", 9)  # the other rankings keep their columns
+
+
 def test_top_refuses_a_bad_delay() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "aiops_agent", "top", "--once", "--delay", "0"],
