@@ -11,7 +11,9 @@ process_names for both. process-exporter runs with -threads=false -gather-smaps=
 -children=false, so it reads what the agent reads (no per-thread series, no smaps).
 
 Environment: COUNTS (comma list, default 100,1000,5000), INTERVAL (s between collections, 5),
-WINDOW (s per setting, 40), QUICK=1 (COUNTS=100, WINDOW=15), AGENT, PROCESS_EXPORTER.
+WINDOW (s per setting, 40), QUICK=1 (COUNTS=100, WINDOW=15), AGENT, PROCESS_EXPORTER, SETTINGS
+(comma list of the settings below, default all), SLEEPER_UID (run as root: the sleepers run as
+this uid, a busy non-root user whose RLIMIT_NPROC the pass reads; root's own are exempt).
 Writes bench/out/processes.json and prints the Markdown table for bench/RESULTS.md.
 """
 
@@ -40,6 +42,9 @@ AGENT = os.environ.get("AGENT") or shutil.which("aiops-agent") or ""
 PROCESS_EXPORTER = os.environ.get("PROCESS_EXPORTER") or shutil.which(
     "prometheus-process-exporter"
 ) or ""  # fmt: skip
+SETTINGS = ["agent", "agent+view", "agent+view+groups", "process-exporter"]
+SETTINGS = os.environ.get("SETTINGS", ",".join(SETTINGS)).split(",")
+SLEEPER_UID = int(os.environ.get("SLEEPER_UID", "-1"))
 GROUPS = [{"name": "{{.Comm}}", "cmdline": [".+"]}]
 TABLE_SECONDS = r'^aiops_agent_collector_duration_seconds\{collector="process_table"\} (\S+)'
 
@@ -132,8 +137,9 @@ def measure(setting: str, count: int) -> dict[str, Any]:
 
 
 def spawn(count: int) -> list[subprocess.Popen[bytes]]:
+    as_user = {"user": SLEEPER_UID, "group": SLEEPER_UID} if SLEEPER_UID >= 0 else {}
     return [
-        subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL, close_fds=True)
+        subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL, close_fds=True, **as_user)
         for _ in range(count)
     ]
 
@@ -144,13 +150,12 @@ def main() -> int:
               "(Debian's prometheus-process-exporter: scripts/setup.sh --system tools)",
               file=sys.stderr)  # fmt: skip
         return 2
-    settings = ["agent", "agent+view", "agent+view+groups", "process-exporter"]
     results = []
     for count in COUNTS:
         sleepers = spawn(count)
         try:
             bl.log(f"{count} sleepers spawned")
-            for setting in settings:
+            for setting in SETTINGS:
                 result = measure(setting, count)
                 bl.log(f"{count} {setting}: {result}")
                 results.append(result)

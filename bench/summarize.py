@@ -712,10 +712,13 @@ in-process (or a config change), next to the unchanged agent through the same wr
 
 def only(section: str) -> int:
     """Rewrite one section of RESULTS.md alone, after its benchmark ran on its own (`make -C
-    bench fleet` or `growth-baselines`): the other sections' JSON may not be on this machine."""
+    bench fleet`, `nab` or `growth-baselines`): the other sections' JSON may not be on this
+    machine."""
     text = RESULTS.read_text()
     if section == "fleet":
         heading, level, new = "## Fleet", "\n## ", fleet_section(load("fleet.json"))
+    elif section == "nab":
+        heading, level, new = "## Detection quality (NAB)", "\n## ", nab_section()
     else:
         base = load("growth_baseline.json")
         growth_plots(None, base)
@@ -768,7 +771,7 @@ def processes_section(doc: Optional[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["--only"] and sys.argv[2:] in (["fleet"], ["baselines"]):
+    if sys.argv[1:2] == ["--only"] and sys.argv[2:] in (["fleet"], ["baselines"], ["nab"]):
         return only(sys.argv[2])
     overhead = load("overhead.json")
     host = load("growth_host.json")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from aiops_agent import __version__
+from aiops_agent.base.processes import RANKINGS
 from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.config.errors import Notice
 from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
@@ -72,9 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--once", action="store_true", help="print one view and exit")
     top.add_argument(
         "--sort",
-        choices=("cpu", "memory", "io", "write", "fds", "forks"),
+        choices=RANKINGS,
         default="cpu",
-        help="ranking (default cpu)",
+        help="ranking (default cpu); fd_limit: open fds against the process's own soft "
+        "RLIMIT_NOFILE (processes with 32 fds or more); process_limit: the processes of the "
+        "non-root user nearest its RLIMIT_NPROC, most tasks under them first",
     )
     top.add_argument("-n", "--top", type=int, help="processes shown (default processes.top)")
     top.add_argument("--delay", type=float, default=2.0, help="seconds between passes (default 2)")

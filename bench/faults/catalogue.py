@@ -167,7 +167,7 @@ FAULTS: tuple[Fault, ...] = (
         command="python3 /opt/faults/fdleak.py --ramp-seconds {ramp}",
         properties=("LimitNOFILE=65536",),
         agent=frozenset({"HostProcessFdLimit"}),
-        anomaly=frozenset(),
+        anomaly=frozenset({"node_filefd_allocated"}),
         prometheus=frozenset({"HostFileDescriptorsRunningOut"}),
         evidence=(
             "node_filefd_allocated",

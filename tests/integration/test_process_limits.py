@@ -168,3 +168,35 @@ def test_a_user_near_its_process_limit_fires_and_its_processes_are_named(
     lines = alert["annotations"]["top_processes"]
     assert f"pid {shell.pid} sh ({uid})" in lines
     assert f"runs {SLEEPERS + 1} tasks of its limit {NPROC_LIMIT}" in lines
+
+
+def top(sort: str) -> list[list[str]]:
+    """`aiops-agent top --once --sort SORT` on this host, split into words by line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "aiops_agent", "top", "--once", "--sort", sort, "--delay", "0.2",
+         "-n", "50"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return [line.split() for line in result.stdout.splitlines()]
+
+
+def test_top_sorted_by_fd_limit_shows_a_process_at_its_own_limit(
+    fd_leak: subprocess.Popen[bytes],
+) -> None:
+    lines = top("fd_limit")
+    assert lines[1][-4:] == ["FORKS", "LIMIT", "USE", "COMMAND"]
+    leak = next(words for words in lines[2:] if words[0] == str(fd_leak.pid))
+    assert leak[8:12] == [str(FD_LIMIT), "0", str(FD_LIMIT), "100%"]  # FDS FORKS LIMIT USE
+
+
+@pytest.mark.needs_root
+def test_top_sorted_by_process_limit_shows_the_user_at_its_limit(
+    limited_user: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    uid, shell = limited_user
+    lines = top("process_limit")
+    tasks = SLEEPERS + 1
+    assert " ".join(lines[0]).endswith(f"(user {uid}: {tasks} tasks of its limit {NPROC_LIMIT})")
+    assert lines[1][-5:] == ["FORKS", "TASKS", "LIMIT", "USE", "COMMAND"]
+    assert lines[2][:2] == [str(shell.pid), str(uid)]  # the shell started every other task
+    assert lines[2][10:13] == [str(tasks), str(NPROC_LIMIT), "100%"]  # TASKS LIMIT USE

@@ -18,7 +18,7 @@ import pytest
 from aiops_agent.base.processes import ProcessSummary
 from aiops_agent.collectors import new_process_table
 from aiops_agent.collectors.host import HostPaths
-from aiops_agent.collectors.proctable import FD_FLOOR, Redactor
+from aiops_agent.collectors.proctable import FD_FLOOR, Redactor, _limit_in_file
 from aiops_agent.config.schema import DEFAULT_REDACT, CollectorsSection, ProcessesSection
 from tests.helpers.fakeprocs import Clock, FakeApi, table_of
 
@@ -153,15 +153,15 @@ def test_fd_ratio_is_the_worst_process_against_its_own_limit_read_only_above_the
     assert table.fd_ratio() == pytest.approx(900 / 65536)
 
 
-def test_task_ratio_counts_threads_of_users_other_than_root_against_their_lowest_nproc(
+def test_task_ratio_counts_threads_of_users_other_than_root_against_their_newest_nproc(
     tmp_path: Path,
 ) -> None:
     api = FakeApi()
     # root is exempt from RLIMIT_NPROC: its 100 threads under a limit of 10 do not count.
     api.add(1, num_threads=100, rlimits={NPROC: (10, 10)})
     api.add(100, name="loop", uids=SimpleNamespace(real=1000), rlimits={NPROC: (40, 40)})
-    for pid in range(101, 120):  # 19 descendants of 100 (5 through 101), one most restricted
-        limit = 30 if pid == 110 else 40
+    for pid in range(101, 120):  # 19 descendants of 100 (5 through 101), the newest last
+        limit = {110: 25, 119: 30}.get(pid, 40)  # 110: older, and not read
         api.add(pid, create_time=float(pid), ppid=101 if pid >= 115 else 100, name="loop",
                 uids=SimpleNamespace(real=1000), rlimits={NPROC: (limit, limit)})  # fmt: skip
     api.add(120, name="java", num_threads=10, uids=SimpleNamespace(real=1000))
@@ -171,7 +171,7 @@ def test_task_ratio_counts_threads_of_users_other_than_root_against_their_lowest
     table.scan()
     assert table.task_ratio() == pytest.approx(30 / 30)  # 20 processes + 10 threads of 120
     assert [u.uid for u in table.user_tasks] == [1000]
-    assert api.rlimit_calls == 21  # uid 1000's processes only
+    assert api.rlimit_calls == 1  # one per busy user: 119, uid 1000's newest
     ranked = table.view(3, 0.0).top("process_limit")
     assert [(p.pid, p.tasks, p.limit, p.user_tasks) for p in ranked] == [
         (100, 20, 30, 30),  # itself and its 19 descendants: the loop's root
@@ -185,7 +185,17 @@ def test_task_ratio_counts_threads_of_users_other_than_root_against_their_lowest
             "pid 100 loop (1000): 20 tasks with its descendants; 1000 runs 30 tasks of its limit 30"
         )
     )
-    for pid in range(101, 120):  # the loop was stopped
+
+    def newest_exits(pid: int) -> None:  # after the listing, before its limit is read
+        if pid == 120:
+            api.table.pop(119, None)
+
+    api.on_as_dict = newest_exits
+    table.scan()
+    assert [(u.tasks, u.limit) for u in table.user_tasks] == [(30, 40)]  # 118's limit
+    assert api.rlimit_calls == 2  # 118 only: 119 was gone (the fake counts no call then)
+    api.on_as_dict = None
+    for pid in range(101, 119):  # the loop was stopped
         del api.table[pid]
     table.scan()
     assert (table.task_ratio(), table.view(2, 0.0).top("process_limit")) == (0.0, ())
@@ -209,6 +219,15 @@ def test_limits_of_other_users_processes_come_from_proc_pid_limits(tmp_path: Pat
     table.scan()
     assert table.fd_limits == {7: 256}
     assert table.fd_ratio() == 200 / 256
+
+
+def test_limits_file_of_a_real_process_reads_as_getrlimit() -> None:
+    """The parser against the kernel's own /proc/PID/limits (this test's process), not a copy."""
+    limits = f"/proc/{os.getpid()}/limits"
+    for which in (NOFILE, NPROC):
+        soft = resource.getrlimit(which)[0]
+        assert _limit_in_file(limits, which) == (0 if soft == resource.RLIM_INFINITY else soft)
+    assert _limit_in_file(f"/proc/{os.getpid()}/no-such-file", NOFILE) is None
 
 
 def test_a_summary_saved_before_the_limit_fields_still_loads() -> None:
@@ -365,6 +384,22 @@ def test_top_renders_one_line_per_process() -> None:
     assert lines[2].split() == ["4242", "alice", "stress", "150%", "3.0M", "-1.0M", "0B",
                                 "2.0K", "7", "0", "stress", "--cpu", "2"]  # fmt: skip
     assert lines[3].split()[-3:] == ["?", "3", "[kthreadd]"]  # unknown fds, a kernel thread
+
+
+def test_top_renders_the_limit_rankings_with_their_own_columns() -> None:
+    from aiops_agent.topview import render
+
+    leak = ProcessSummary(7, "leak", "bob", "leak", 0.0, 0, 0, 0.0, 0.0, 60, 0, False, limit=64)
+    lines = render((leak,), "fd_limit", 9).splitlines()
+    assert lines[1].split()[-3:] == ["LIMIT", "USE", "COMMAND"]
+    assert lines[2].split()[-5:] == ["60", "0", "64", "94%", "leak"]  # FDS FORKS LIMIT USE
+    loop = ProcessSummary(100, "loop", "alice", "loop", 0.0, 0, 0, 0.0, 0.0, 3, 19, False,
+                          tasks=20, limit=40, user_tasks=30)  # fmt: skip
+    lines = render((loop,), "process_limit", 9).splitlines()
+    assert lines[0].endswith("top 1 by process_limit (user alice: 30 tasks of its limit 40)")
+    assert lines[1].split()[-4:] == ["TASKS", "LIMIT", "USE", "COMMAND"]
+    assert lines[2].split()[-5:] == ["19", "20", "40", "75%", "loop"]  # FORKS TASKS LIMIT USE
+    assert "LIMIT" not in render((loop,), "cpu", 9)  # the other rankings keep their columns
 
 
 def test_top_refuses_a_bad_delay() -> None:

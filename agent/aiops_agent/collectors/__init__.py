@@ -148,7 +148,7 @@ class _ProcessScan:
             gauge(
                 "aiops_agent_user_process_limit_used_ratio",
                 "Highest ratio, over the users other than root, of a user's tasks (processes and "
-                "threads) to the lowest RLIMIT_NPROC among its processes (1: its forks fail). "
+                "threads) to the RLIMIT_NPROC of its newest process (1: its forks fail). "
                 "Users with fewer than 16 tasks count as 0.",
                 [Sample((), self.table.task_ratio())],
             ),

@@ -27,6 +27,9 @@ DEFAULT_BASELINE_SERIES = (
     "node_disk_written_bytes_total",
     "node_network_receive_bytes_total",
     "node_network_transmit_bytes_total",
+    # The host's allocated file handles: a leak in any process shows here, even in one whose fds
+    # the agent may not count (another user's, without aiops_agent_read_all_processes).
+    "node_filefd_allocated",
 )
 
 
