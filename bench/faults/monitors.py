@@ -223,9 +223,11 @@ def _epoch(text: str) -> float:
 
 
 class OnsetPoller:
-    """Every `period` seconds, the alerts each system holds (pending or firing) and their
-    activeAt: when the condition began, which the notifications do not carry. Lets the report
-    split a detection into the time the fault took to cross a level and the time after that."""
+    """Every `period` seconds, the alerts each system holds (pending or firing), their activeAt
+    (when the condition began, which the notifications do not carry), when they were last seen
+    and whether they got to firing. Lets the report split a detection into the time the fault
+    took to cross a level and the time after that, and tell how near the quiet baseline came to
+    a false notification."""
 
     def __init__(self, fetch: Any, period: float = 2.0) -> None:
         self.fetch = fetch  # callable: {system: the alerts of its /api/v1/alerts}
@@ -245,13 +247,19 @@ class OnsetPoller:
                 self.errors += 1
                 self.last_error = repr(error)[:300]
                 continue
+            now = time.time()
             for system, alerts in found.items():
                 for alert in alerts:
                     labels = alert["labels"]
                     key = json.dumps(labels, sort_keys=True) + alert["activeAt"]
-                    self.seen.setdefault(system, {}).setdefault(
-                        key, {"labels": labels, "active_at": _epoch(alert["activeAt"])}
+                    entry = self.seen.setdefault(system, {}).setdefault(
+                        key,
+                        {"labels": labels, "active_at": _epoch(alert["activeAt"]), "firing": False},
                     )
+                    # How long a condition held, and whether it got past `for`: an alert that
+                    # stayed pending 15 s of a 20 s `for` was a near miss, not a quiet moment.
+                    entry["last_seen"] = now
+                    entry["firing"] = entry["firing"] or alert.get("state") == "firing"
 
     def close(self) -> None:
         self.stopping.set()

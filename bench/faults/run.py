@@ -57,14 +57,18 @@ def scaled_duration(seconds: float) -> str:
 
 
 def scaled_rule(rule: RuleSettings) -> dict[str, Any]:
-    """A default rule's durations, scaled: its `for` and a forecast's window (the history the
-    fit reads, of which it needs a quarter before it forecasts), as Prometheus' ranges are."""
+    """A default rule's durations, scaled: its `for` and a forecast's windows (the histories the
+    long and short fits read), as Prometheus' ranges are."""
     scaled: dict[str, Any] = {}
     if float(rule.for_) > 0:
         scaled["for"] = scaled_duration(float(rule.for_))
     if rule.forecast is not None:
         forecast = dataclasses.asdict(rule.forecast)  # the override replaces all its keys
-        scaled["forecast"] = {**forecast, "window": scaled_duration(float(rule.forecast.window))}
+        scaled["forecast"] = {
+            **forecast,
+            "window": scaled_duration(float(rule.forecast.window)),
+            "short_window": scaled_duration(float(rule.forecast.short_window)),
+        }
     return scaled
 
 

@@ -123,6 +123,32 @@ def score_fault(
     }
 
 
+def near_misses(
+    onsets: list[dict[str, Any]], base: dict[str, float], system: str
+) -> list[dict[str, Any]] | None:
+    """Alerts that went pending in the quiet baseline and never fired, longest first, with how
+    long their condition held (to the poll's 2 s): the margin the rules' `for` kept. Runs saved
+    before the poller recorded last_seen have none."""
+    if not any("last_seen" in onset for onset in onsets):
+        return None
+    held = [
+        (min(onset["last_seen"], base["end"]) - onset["active_at"], onset)
+        for onset in onsets
+        if "last_seen" in onset
+        and not onset["firing"]
+        and base["start"] <= onset["active_at"] < base["end"]
+    ]
+    return [
+        {
+            "alert": Episode(
+                system, onset["labels"].get("alertname", ""), onset["labels"], 0.0
+            ).brief(),
+            "held_s": round(seconds, 1),
+        }
+        for seconds, onset in sorted(held, key=lambda pair: -pair[0])
+    ]
+
+
 def score(
     records: list[dict[str, Any]], timeline: dict[str, Any], systems: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -137,6 +163,7 @@ def score(
         warm = timeline.get("warmup")
         in_warmup = [e for e in eps[system] if warm and warm["start"] <= e.fired < warm["end"]]
         result["systems"][system] = {
+            "near_misses": near_misses(onsets.get(system, []), base, system),
             "false_notifications": len(false),
             "false_alerts": [
                 {"alert": e.brief(), "at_s": round(e.fired - base["start"], 1)} for e in false
@@ -193,6 +220,15 @@ def _cell(row: dict[str, Any]) -> str:
     if row.get("after_condition_s") is not None:
         split = f" (level crossed at {row['condition_s']:.0f} s, +{row['after_condition_s']:.0f} s)"
     return f"{row['detection_s']:.0f} s{split}: {row['first']}; {tail}"
+
+
+def _near_miss(stats: dict[str, Any]) -> str:
+    misses = stats.get("near_misses")
+    if misses is None:
+        return "not recorded"
+    if not misses:
+        return "no alert went pending"
+    return f"{misses[0]['held_s']:.0f} s, {misses[0]['alert']} ({len(misses)} pending in all)"
 
 
 def _evidence(row: dict[str, Any]) -> str:
@@ -276,6 +312,11 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
             f"({s['false_per_host_hour']:g}/host-hour)"
             for s in stats
         )
+        + " |"
+    )
+    lines.append(
+        "| nearest miss, quiet baseline: the longest a condition held without firing | "
+        + " | ".join(_near_miss(s) for s in stats)
         + " |"
     )
     lines.append(

@@ -35,7 +35,7 @@ RULES = ROOT / "rules" / "aiops-agent.rules.yml"
 UNIT_TESTS = ROOT / "tests" / "rules" / "aiops-agent.rules.test.yml"
 PROMQL_FUNCTIONS_AND_KEYWORDS = {
     "rate", "deriv", "predict_linear", "ignoring", "and", "or", "ALERTS", "alertname",
-    "alertstate", "severity", "host",
+    "alertstate", "severity", "host", "offset", "min_over_time",
 }  # fmt: skip
 SPEED_DEPENDENT = {"aiops_agent_network_utilization_ratio"}
 
@@ -94,7 +94,8 @@ def _mutated(tmp_path: Path, text: str) -> Path:
         ("no hysteresis", r"\n\s+or \(.*ALERTS\{[^\n]*", ""),
         ("warning CPU level 0.9 -> 0.96", r"(aiops_agent_cpu_utilization_ratio) > 0\.9\n", r"\1 > 0.96\n"),
         ("swap range 5m -> 1m", r"node_vmstat_pswpin\[5m\]", "node_vmstat_pswpin[1m]"),
-        ("forecast window 6h -> 1h", r"\[6h\]", "[1h]"),
+        ("forecast halves 3h -> 1h", r"3h", "1h"),
+        ("short fit: slowest rate -> fastest", r"min_over_time\(deriv", "max_over_time(deriv"),
         ("anomaly level 0.3 -> 0.6", r"aiops_agent_anomaly_score > 0\.3", "aiops_agent_anomaly_score > 0.6"),
     ],
 )  # fmt: skip

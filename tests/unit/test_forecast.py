@@ -1,5 +1,5 @@
-"""The disk-full forecast: Theil-Sen fit, bounded memory, robustness to outliers, and the
-forecast rule firing before the disk fills."""
+"""The disk-full forecast: Theil-Sen fit, bounded memory, robustness to outliers and one-off steps,
+a fast fill paged within a few samples, and the forecast rule firing before the disk fills."""
 
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ def test_theil_sen_ignores_outliers_that_swing_least_squares() -> None:
 
 
 def test_window_memory_is_bounded_by_points() -> None:
-    window = TrendWindow(window=HOUR, points=8)
+    window = TrendWindow(window=HOUR, points=8, short_window=120.0, short_points=4, short_horizon=4)
     for i in range(10_000):
         window.add(i * 15.0, i * 0.001)
-    assert len(window._points) == 8
+    assert len(window._long.means) == 8
+    assert window._short is not None and len(window._short.means) == 4
 
 
 def test_hours_until_full_for_a_steadily_filling_disk() -> None:
@@ -98,3 +99,65 @@ def test_default_forecast_rule_is_hours_until_the_used_ratio_reaches_one() -> No
     rule = next(r for r in DEFAULT_RULES if r.name == "HostFilesystemFillingUp")
     assert rule.forecast is not None and rule.forecast.limit == 1.0
     assert rule.direction == "below" and rule.warning == 24.0 and rule.critical == 4.0
+
+
+SAMPLE = 15.0  # the agent's default interval
+
+
+def default_forecast_rule() -> Rule:
+    return Rule(next(r for r in DEFAULT_RULES if r.name == "HostFilesystemFillingUp"))
+
+
+def replay(rule: Rule, values: list[float]) -> list[tuple[int, str]]:
+    """Feed one series through the rule and the alert lifecycle, a sample every SAMPLE seconds;
+    (sample index, severity) of each firing notification."""
+    evaluator = RuleEvaluator(RateTracker())
+    lifecycle = Lifecycle("h", "h:1", 1e9, 1e9, 100)
+    fired = []
+    for i, used in enumerate(values):
+        t = i * SAMPLE
+        family = gauge("used", "", [Sample((("mountpoint", "/"),), used)])
+        index = {rule.names[0]: family}
+        lifecycle.evaluate(rule, evaluator.values(rule, index, t), t)
+        for event in lifecycle.finish(t, [rule.name]):
+            if event.status == "firing":
+                fired.append((i, event.labels["severity"]))
+    return fired
+
+
+def flat(hours: float, level: float, seed: int) -> list[float]:
+    """A quiet file system: a level with small jitter (temporary files coming and going)."""
+    rng = random.Random(seed)
+    return [level + rng.gauss(0, 0.0005) for _ in range(int(hours * HOUR / SAMPLE))]
+
+
+def test_a_steady_fill_after_a_long_flat_history_pages_within_a_few_samples() -> None:
+    """30% used for 8 hours, then filling at 35% an hour (full in 2 hours): the default rule
+    forecasts it (critical, under 4 hours) within 16 samples (4 minutes at 15 s), where a 6-hour
+    window would take hours to notice it."""
+    history = flat(8, 0.3, seed=1)
+    start = len(history)
+    fill = [0.3 + 0.35 * (i + 1) * SAMPLE / HOUR for i in range(int(2 * HOUR / SAMPLE))]
+    fired = replay(default_forecast_rule(), history + fill)
+    assert fired, "the fill was never forecast"
+    assert fired[0][0] >= start, "fired on the flat history"
+    critical = [i for i, s in fired if s == "critical"]
+    assert critical and critical[0] - start <= 16, f"critical after {critical[0] - start} samples"
+
+
+@pytest.mark.parametrize(
+    ("name", "step", "samples"),
+    [
+        ("a big file written once", 0.3, 1),
+        ("a package cache update over a minute", 0.05, 4),
+        ("a deleted log file", -0.3, 1),
+    ],
+)
+def test_a_one_off_step_does_not_page(name: str, step: float, samples: int) -> None:
+    """A step (up or down), spread over a few samples, then flat again, whatever the level
+    reached: no forecast stays under a level long enough to fire, in the 12 hours after it."""
+    before = flat(8, 0.6 if step < 0 else 0.3, seed=2)
+    level = before[-1]
+    ramp = [level + step * (i + 1) / samples for i in range(samples)]
+    after = [v + step for v in flat(12, level, seed=3)]
+    assert replay(default_forecast_rule(), before + ramp + after) == [], name

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aiops_agent.config.alerting_schema import DEFAULT_RULES, RuleSettings
+from aiops_agent.config.alerting_schema import DEFAULT_RULES, ForecastSettings, RuleSettings
 from aiops_agent.detection.rules import Level, Rule
 from aiops_agent.selfmetrics import exposure_family
 from aiops_agent.webconfig import Exposure
@@ -26,7 +26,7 @@ RATE_RANGE = "5m"
 HOST = '{{ reReplaceAll ":[0-9]+$" "" $labels.instance }}'
 # Where the Prometheus rule truthfully says something else than the agent's text.
 WORDING = {
-    "A robust linear fit of": "A least-squares linear fit (predict_linear) of",
+    "A robust linear fit of": "A least-squares linear fit (deriv, predict_linear) of",
     # Only the agent knows a score's typical range, the series' value and the onset time.
     "is {series_value}, outside its typical range {typical_low} to {typical_high} since {since}": (
         "is outside its typical range (the agent names its range, value and onset time)"
@@ -59,19 +59,41 @@ def duration_seconds(text: str) -> float:
 
 
 def promql_duration(seconds: float) -> str:
-    return f"{int(seconds // 3600)}h" if seconds % 3600 == 0 else f"{int(seconds // 60)}m"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def value_expression(settings: RuleSettings, rule: Rule) -> str:
     """The PromQL of the value the agent compares, written the way the rules file writes it."""
     matchers = "{" + ", ".join(settings.matchers) + "}" if settings.matchers else ""
     if settings.forecast is not None:
-        series = f"{rule.names[0]}{matchers}[{promql_duration(settings.forecast.window)}]"
-        limit = f"{settings.forecast.limit:g}"
-        return f"({limit} - predict_linear({series}, 0) >= 0) / (deriv({series}) > 0) / 3600"
+        return forecast_expression(settings.forecast, f"{rule.names[0]}{matchers}")
     if settings.rate:
         return " + ".join(f"rate({name}{matchers}[{RATE_RANGE}])" for name in rule.names)
     return f"{rule.names[0]}{matchers}"
+
+
+def forecast_expression(forecast: ForecastSettings, series: str) -> str:
+    """The agent's forecast in PromQL: the long fit's rate is the slower of the least-squares
+    slopes of the window's two halves; the short fit's is the slowest 1-of-2 slope over the short
+    window, and counts when it forecasts the limit within the horizon and sooner."""
+    half = promql_duration(forecast.window / 2)
+    recent, older = f"deriv({series}[{half}])", f"deriv({series}[{half}] offset {half})"
+    gap = f"{forecast.limit:g} - predict_linear({series}[{half}], 0) >= 0"
+    long = f"({gap}) / (({recent} < {older} or {older}) > 0) / 3600"
+    short_range = promql_duration(forecast.short_window / 2)
+    subquery = (
+        f"[{promql_duration(forecast.short_window)}:"
+        f"{promql_duration(forecast.short_window / forecast.short_points)}]"
+    )
+    slowest = f"min_over_time(deriv({series}[{short_range}]){subquery})"
+    short = (
+        f"(({forecast.limit:g} - {series} >= 0) / ({slowest} > 0) / 3600"
+        f" <= {forecast.short_horizon:g})"
+    )
+    return f"(({short} < {long}) or {long} or {short})"
 
 
 def go_template(template: str, rule: Rule, level: Level) -> str:

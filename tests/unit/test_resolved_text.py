@@ -66,8 +66,9 @@ def test_forecast_rule_resolve() -> None:
     )
     _, resolved = fire_and_clear(settings, 3.0, 40.0)
     assert resolved.annotations["description"] == (
-        "A robust linear fit of m over the last 21600s reaches 1 in 40 hours, back above the "
-        "warning threshold of 24 hours (cleared at 24)."
+        "A robust linear fit of m over the last 21600s (the last 120s for a fill due within 4 "
+        "hours) reaches 1 in 40 hours, back above the warning threshold of 24 hours (cleared at "
+        "24)."
     )
 
 

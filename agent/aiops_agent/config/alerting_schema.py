@@ -37,7 +37,8 @@ DEFAULT_BASELINE_SERIES = (
 class ForecastSettings:
     window: Duration = key(
         Duration(6 * 3600.0),
-        "History the linear fit uses (like predict_linear's range).",
+        "History the long fit uses (like predict_linear's range); its halves are fitted "
+        "apart and the slower slope counts, so a trend must show in both.",
         minimum=60,
         maximum=30 * 86400,
     )
@@ -48,6 +49,25 @@ class ForecastSettings:
         "bounds memory and the O(points^2) Theil-Sen fit.",
         minimum=4,
         maximum=128,
+    )
+    short_window: Duration = key(
+        Duration(120.0),
+        "Recent history of the short fit, for fast fills: the slowest rate between its buckets "
+        "(every one must have grown, so one burst of writes does not count).",
+        minimum=1,
+        maximum=86400,
+    )
+    short_points: int = key(
+        4,
+        "Buckets the short window is cut into (one more than the rates compared).",
+        minimum=4,
+        maximum=32,
+    )
+    short_horizon: float = key(
+        4.0,
+        "Hours up to which the short fit's forecast counts (a sooner one replaces the long "
+        "fit's); 0: long fit only.",
+        minimum=0,
     )
 
 
@@ -366,7 +386,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         warning=24.0,
         critical=4.0,
         hysteresis=6.0,
-        for_=Duration(1800.0),
+        for_=Duration(60.0),
         forecast=ForecastSettings(),
         context="filesystem",
         summary="File system {labels.mountpoint} on {host} will be full in {value} hours",
@@ -378,7 +398,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         warning=24.0,
         critical=4.0,
         hysteresis=6.0,
-        for_=Duration(1800.0),
+        for_=Duration(60.0),
         forecast=ForecastSettings(),
         context="filesystem",
         summary="File system {labels.mountpoint} on {host} will run out of inodes in {value} hours",

@@ -94,10 +94,10 @@ class Rule:
     def _default_description(self) -> str:
         side = "above" if self.above else "below"
         if self.forecast is not None:
+            fit = _forecast_words(self.forecast)
             return (
-                f"A robust linear fit of {{metric}} over the last {self.forecast.window:g}s "
-                f"reaches {self.forecast.limit:g} in {{value}} hours, {side} the {{severity}} "
-                "threshold of {threshold} hours (clears at {clear})."
+                f"{fit} reaches {self.forecast.limit:g} in {{value}} hours, "
+                f"{side} the {{severity}} threshold of {{threshold}} hours (clears at {{clear}})."
             )
         measured = "The per-second rate of {metric}" if self.rate else "{metric}"
         held = f" for at least {self.for_seconds:g}s" if self.for_seconds else ""
@@ -109,10 +109,11 @@ class Rule:
     def _default_resolved_description(self) -> str:
         back = "below" if self.above else "above"
         if self.forecast is not None:
+            fit = _forecast_words(self.forecast)
             return (
-                f"A robust linear fit of {{metric}} over the last {self.forecast.window:g}s "
-                f"reaches {self.forecast.limit:g} in {{value}} hours, back {back} the "
-                "{severity} threshold of {threshold} hours (cleared at {clear})."
+                f"{fit} reaches {self.forecast.limit:g} in {{value}} hours, "
+                f"back {back} the {{severity}} threshold of {{threshold}} hours (cleared at "
+                "{clear})."
             )
         measured = "The per-second rate of {metric}" if self.rate else "{metric}"
         return (
@@ -163,7 +164,7 @@ class RuleEvaluator:
         for labels, value in values.items():
             key = (rule.name, labels)
             entry = self._trends.get(key)
-            window = entry[0] if entry else TrendWindow(forecast.window, forecast.points)
+            window = entry[0] if entry else _trend_window(forecast)
             window.add(timestamp, value)
             self._trends[key] = (window, timestamp)
             predicted = window.hours_until(timestamp, forecast.limit)
@@ -179,6 +180,26 @@ class RuleEvaluator:
             if seen < cutoff or key[0] not in rule_names
         ]:
             del self._trends[key]
+
+
+def _forecast_words(forecast: ForecastSettings) -> str:
+    words = f"A robust linear fit of {{metric}} over the last {forecast.window:g}s"
+    if forecast.short_window > 0 and forecast.short_horizon > 0:
+        words += (
+            f" (the last {forecast.short_window:g}s for a fill due within "
+            f"{forecast.short_horizon:g} hours)"
+        )
+    return words
+
+
+def _trend_window(forecast: ForecastSettings) -> TrendWindow:
+    return TrendWindow(
+        forecast.window,
+        forecast.points,
+        forecast.short_window,
+        forecast.short_points,
+        forecast.short_horizon,
+    )
 
 
 def _number(value: float) -> str:
