@@ -17,6 +17,7 @@ from dataclasses import dataclass
 # samples and scale by themselves.
 TIME_SCALE = 15
 INTERVAL = 1.0
+MEMORY_BYTES = 1 << 30  # the host container's memory limit
 
 # The second agent runs the defaults without the learned-baseline rule, to show what it adds.
 SYSTEMS = ("agent", "agent_thresholds", "prometheus")
@@ -51,6 +52,7 @@ class Fault:
     # What the fault did, as node_exporter saw it: a PromQL expression and what it measures,
     # whose highest value during the hold is reported (when Prometheus runs).
     evidence: tuple[str, str] = ("", "")
+    needs_swap: bool = False  # runs only when the run adds a swap file (run.py --swap-file)
 
     def right_kinds(self, system: str) -> frozenset[str]:
         if system == "prometheus":
@@ -89,6 +91,28 @@ FAULTS: tuple[Fault, ...] = (
         evidence=(
             "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
             "memory used",
+        ),
+    ),
+    Fault(
+        name="swap_storm",
+        title="Swap storm: a working set above memory, touched without pause (stress-ng --vm)",
+        # Only with `run.py --swap-file SIZE`: the container may then swap up to SIZE, and the
+        # working set is its memory plus half of that, written over and over, so pages go out
+        # and come back in for the whole hold. The memory-swap limit bounds it: it cannot push
+        # anything outside the container into swap.
+        command=(
+            "stress-ng --vm 1 --vm-bytes {storm_mib}M --vm-keep --vm-method write64 --timeout 0"
+        ),
+        agent=frozenset({"HostSwapActivity"}),
+        anomaly=frozenset({"aiops_agent_memory_utilization_ratio"}),
+        # The rule set has no swap-rate rule: its swap rule is about space, and swap-ins are
+        # major page faults, which its memory-pressure rule counts.
+        prometheus=frozenset({"HostSwapIsFillingUp", "HostMemoryUnderMemoryPressure"}),
+        packages=("stress-ng",),
+        needs_swap=True,
+        evidence=(
+            "rate(node_vmstat_pswpin[5s]) + rate(node_vmstat_pswpout[5s])",
+            "pages/s swapped in and out",
         ),
     ),
     Fault(
@@ -202,12 +226,13 @@ FAULTS: tuple[Fault, ...] = (
     ),
 )
 
-# Faults the benchmark cannot inject on this kind of host, and why.
+# Faults a run leaves out unless asked, and why.
 NOT_RUN = {
     "swap_storm": (
         "Swap storm: not run. Containers share the machine's kernel and swap; this machine has "
-        "none, and `swapon` in the container would add swap to the whole machine, which a "
-        "benchmark on a shared host must not do. HostSwapActivity is not exercised."
+        "none, and swap for the host container means swap for the whole machine, which the "
+        "benchmark adds only when asked (`--swap-file SIZE`, `make -C bench faults "
+        "SWAP_FILE=1G`). HostSwapActivity is not exercised."
     ),
 }
 
@@ -223,6 +248,12 @@ class Setting:
     systems: tuple[str, ...]
     background: bool
     drain: float = 30.0  # after the last fault, time for late resolved notifications
+    swap_bytes: int = 0  # the swap file the run adds (--swap-file), and the container may use
+
+    @property
+    def storm_mib(self) -> int:
+        """The swap storm's working set: the container's memory and half its swap allowance."""
+        return (MEMORY_BYTES + self.swap_bytes // 2) >> 20
 
     @property
     def ramp(self) -> float:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from catalogue import MEMORY_BYTES
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -42,7 +43,6 @@ AGENT_DROPIN = (
 )
 LABEL = "io.aiops-agent.faults=1"
 MEMORY = "1g"
-MEMORY_BYTES = 1 << 30
 # name -> (size, mkfs options)
 FILESYSTEMS = {"fill": ("64M", ["-m", "5"]), "inodes": ("16M", ["-N", "2048"])}
 
@@ -116,8 +116,10 @@ def _rmdir(path: Path) -> None:
 class Host:
     """One host container, its network, LXCFS and loop file systems; `close` removes them all."""
 
-    def __init__(self, run_id: str, workdir: Path) -> None:
+    def __init__(self, run_id: str, workdir: Path, swap_bytes: int = 0) -> None:
         self.name = f"aiops-faults-{run_id}"
+        # swap the container may use: none unless the run added a swap file (--swap-file)
+        self.swap_bytes = swap_bytes
         self.network = self.name
         self.workdir = workdir
         # tmpfs: the file systems to fill live in memory, never on the disk
@@ -143,6 +145,7 @@ class Host:
         mounts.append(f"-v={self.lxcfs_dir}:{LXCFS_IN_HOST}:ro")  # for the agent's drop-in
         mounts += [f"-v={self.shm}/mnt/{name}:/srv/{name}" for name in FILESYSTEMS]
         parent = self._cgroup_parent()
+        memory_swap = f"{(MEMORY_BYTES + self.swap_bytes) >> 20}m"
         self.cleanups.callback(self.podman, "rm", "-f", "-t", "2", self.name, check=False)
         self.podman(
             "run", "-d", "--name", self.name, "--hostname", "faults-host",
@@ -150,7 +153,7 @@ class Host:
             # SYS_ADMIN: systemd's sandboxing and the FUSE mount; NET_ADMIN: the flood's veth
             "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--device", "/dev/fuse",
             "--cgroup-parent", parent, "--cpus", "1", f"--memory={MEMORY}",
-            f"--memory-swap={MEMORY}", "--pids-limit", "4096",
+            f"--memory-swap={memory_swap}", "--pids-limit", "4096",
             "--tmpfs", "/home:rw,size=16m", *mounts, image, "/sbin/init",
         )  # fmt: skip
         deadline = time.monotonic() + 120

@@ -3,7 +3,7 @@ its default configuration, the same with HostAnomalousSeries switched on, and no
 scraped by Prometheus with a widely used node rule set. See README.md beside this file.
 
     python bench/faults/run.py [--setting full|smoke] [--faults cpu,memory] [--systems agent]
-        [--out DIR]
+        [--swap-file 1G] [--out DIR]
     python bench/faults/run.py --rescore bench/faults/results.json
 
 Needs root and podman. Writes results.json and RESULTS.md to --out (default: this directory for
@@ -35,6 +35,7 @@ import catalogue  # noqa: E402
 import host as hostlib  # noqa: E402
 import monitors  # noqa: E402
 import score  # noqa: E402
+import swap  # noqa: E402
 from catalogue import INTERVAL, SETTINGS, SYSTEMS, TIME_SCALE, Setting  # noqa: E402
 
 from aiops_agent import __version__ as agent_version  # noqa: E402
@@ -125,6 +126,7 @@ def run_timeline(setting: Setting, host: hostlib.Host) -> dict[str, Any]:
         item = catalogue.fault(name)
         unit = f"bench-fault-{name.replace('_', '-')}"
         command = item.command.replace("{ramp}", f"{setting.ramp:g}")
+        command = command.replace("{storm_mib}", str(setting.storm_mib))
         start = time.time()
         host.inject(unit, command, item.properties)
         wait(setting.hold, f"fault {name} injected")
@@ -171,6 +173,13 @@ def parse(argv: list[str]) -> tuple[Setting, Path]:
     parser.add_argument("--hold", type=float, help="seconds each fault is held")
     parser.add_argument("--recovery", type=float, help="seconds watched after each recovery")
     parser.add_argument("--no-warmup", action="store_true", help="skip the baselines' warm-up")
+    parser.add_argument(
+        "--swap-file",
+        metavar="SIZE",
+        help="add a swap file of SIZE (e.g. 1G) to the machine for the run, so that the swap "
+        "storm runs (the host container may swap up to SIZE); removed at the end. Refused if "
+        "the machine already has swap. Without it the swap storm is not run",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     setting = SETTINGS[args.setting]
@@ -181,6 +190,19 @@ def parse(argv: list[str]) -> tuple[Setting, Path]:
                 catalogue.fault(name)
         except KeyError as error:
             parser.error(str(error))
+    needing_swap = [name for name in setting.faults if catalogue.fault(name).needs_swap]
+    if args.swap_file is not None:
+        try:
+            setting = dataclasses.replace(setting, swap_bytes=swap.parse_size(args.swap_file))
+        except ValueError as error:
+            parser.error(f"--swap-file: {error}")
+        if not needing_swap:
+            parser.error("--swap-file: no fault of this run needs swap (the swap storm does)")
+    elif args.faults and needing_swap:
+        parser.error(f"{', '.join(needing_swap)} needs swap: add --swap-file SIZE (e.g. 1G)")
+    else:  # the setting's own list: what needs swap is reported "not run"
+        faults = tuple(name for name in setting.faults if name not in needing_swap)
+        setting = dataclasses.replace(setting, faults=faults)
     if args.systems:
         systems = tuple(args.systems.split(","))
         unknown = set(systems) - set(SYSTEMS)
@@ -284,6 +306,8 @@ def report(
         "systems": list(setting.systems),
         "agent_config_extra": config_extra,
     }
+    if setting.swap_bytes:
+        meta["swap_file_mib"] = setting.swap_bytes >> 20
     out.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, "timeline": timeline, "result": result, "notifications": records}
     (out / "results.json").write_text(json.dumps(document, indent=1) + "\n")
@@ -311,6 +335,12 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--rescore"] and len(argv) == 2:
         return rescore(Path(argv[1]))
     setting, out = parse(argv)
+    if setting.swap_bytes:
+        try:  # before anything is created; SwapFile.add checks again
+            swap.refuse_foreign(swap.read_swaps())
+        except swap.SwapError as error:
+            print(f"run.py: --swap-file: {error}", file=sys.stderr)
+            return 2
     # Stopped by SIGTERM or SIGINT (even when started with nohup, which ignores SIGINT), the run
     # still removes its container, mounts, cgroups and Prometheus: the `finally` below runs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -323,9 +353,15 @@ def main(argv: list[str]) -> int:
     # The checkout deployed, taken now: the tree may move on during a 45-minute run.
     dirty = "+dirty" if git("status", "--porcelain") else ""
     commit = git("rev-parse", "--short", "HEAD") + dirty
-    host = hostlib.Host(run_id, workdir)
+    swap_file = None
+    if setting.swap_bytes:
+        swap_file = swap.SwapFile(swap.SWAP_DIR / f"aiops-faults-{run_id}.swap", setting.swap_bytes)
+    host = hostlib.Host(run_id, workdir, setting.swap_bytes)
     watchers: list[Any] = []  # the recorder, then Prometheus if any: closed in reverse
     try:
+        if swap_file is not None:
+            swap_file.add()
+            log(f"added swap file {swap_file.path} ({setting.swap_bytes >> 20} MiB) to the machine")
         config_extra = bring_up(setting, host, watchers)
         timeline = run_timeline(setting, host)
         records = watchers[0].snapshot()
@@ -340,6 +376,9 @@ def main(argv: list[str]) -> int:
         for watcher in reversed(watchers):
             watcher.close()
         host.close()
+        if swap_file is not None:  # after the container: nothing of it is left in swap
+            swap_file.remove()
+            log(f"removed swap file {swap_file.path}")
     report(
         setting,
         argv,

@@ -243,6 +243,7 @@ def _evidence(row: dict[str, Any]) -> str:
 
 def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
     systems = tuple(result["systems"])
+    not_run = [reason for name, reason in NOT_RUN.items() if name not in meta["faults"]]
     titles = [SYSTEM_TITLES[s] for s in systems]
     lines = [
         "# Fault-injection benchmark",
@@ -261,6 +262,15 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"ones reaching their worst after {meta['ramp']:g} s, then recovered and watched for "
         f"{meta['recovery']:g} s.",
         "",
+    ]
+    if meta.get("swap_file_mib"):
+        lines += [
+            f"This run added a swap file of {meta['swap_file_mib']} MiB to the machine "
+            "(`--swap-file`) for the swap storm, and removed it at the end; the host container "
+            "could swap up to that much.",
+            "",
+        ]
+    lines += [
         "## Summary",
         "",
         "| | " + " | ".join(titles) + " |",
@@ -334,7 +344,7 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
             + " | ".join(_cell(row[s]) for s in systems)
             + " |"
         )
-    for reason in NOT_RUN.values():
+    for reason in not_run:
         lines.append(
             f"| {reason.split(':')[0]} | - | " + " | ".join("not run" for _ in systems) + " |"
         )
@@ -356,8 +366,9 @@ def render(result: dict[str, Any], meta: dict[str, Any]) -> str:
         if stat["notifications_in_warmup"]:
             warm = "; ".join(stat["notifications_in_warmup"])
             lines.append(f"  - during the warm-up before it (not counted): {warm}")
-    lines += ["", "## Not run", ""]
-    lines += [f"- {reason}" for reason in NOT_RUN.values()]
+    if not_run:
+        lines += ["", "## Not run", ""]
+        lines += [f"- {reason}" for reason in not_run]
     lines += [
         "",
         "What these figures say: [README.md](README.md#findings-from-the-latest-run).",
