@@ -3,6 +3,7 @@ a fast fill paged within a few samples, and the forecast rule firing before the 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -161,3 +162,28 @@ def test_a_one_off_step_does_not_page(name: str, step: float, samples: int) -> N
     ramp = [level + step * (i + 1) / samples for i in range(samples)]
     after = [v + step for v in flat(12, level, seed=3)]
     assert replay(default_forecast_rule(), before + ramp + after) == [], name
+
+
+def free_space_forecast_rule() -> Rule:
+    """The default rule turned over: the free ratio forecast to reach 0, as a user may write it
+    for node_filesystem_avail_bytes."""
+    default = next(r for r in DEFAULT_RULES if r.name == "HostFilesystemFillingUp")
+    assert default.forecast is not None
+    return Rule(
+        dataclasses.replace(default, forecast=dataclasses.replace(default.forecast, limit=0.0))
+    )
+
+
+def test_a_falling_series_counts_its_slower_drain_toward_a_lower_limit() -> None:
+    """Free space draining to 0 is the fill seen from the other side: a steady drain pages as
+    fast, and a one-off drop (a big file written once) does not page, as for the used ratio. The
+    slower rate toward a limit below is the higher one; taking the lower would page on the drop."""
+    history = [1 - v for v in flat(8, 0.3, seed=1)]
+    drain = [0.7 - 0.35 * (i + 1) * SAMPLE / HOUR for i in range(int(2 * HOUR / SAMPLE))]
+    fired = replay(free_space_forecast_rule(), history + drain)
+    critical = [i for i, s in fired if s == "critical"]
+    assert critical and 0 <= critical[0] - len(history) <= 16, fired[:3]
+
+    before = [1 - v for v in flat(8, 0.3, seed=2)]
+    after = [v - 0.3 for v in flat(12, before[-1], seed=3)]
+    assert replay(free_space_forecast_rule(), [*before, before[-1] - 0.3, *after]) == []

@@ -75,7 +75,7 @@ class _Buckets:
 class TrendWindow:
     """Bucketed history of one series (a long and a short window) and the long window's fit."""
 
-    __slots__ = ("_fit", "_horizon", "_last", "_long", "_origin", "_short")
+    __slots__ = ("_fit", "_horizon", "_last", "_long", "_origin", "_short", "_short_rates")
 
     def __init__(
         self,
@@ -93,7 +93,11 @@ class TrendWindow:
             else None
         )
         self._horizon = short_horizon
-        self._fit: Optional[tuple[float, float]] = None
+        # The long fit: the slopes of the older and recent halves, and the recent half's line
+        # (time, level) at its last bucket. Which slope counts depends on the limit's side.
+        self._fit: Optional[tuple[float, float, float, float]] = None
+        # The short fit: the lowest and highest rate between its buckets, set as one closes.
+        self._short_rates: Optional[tuple[float, float]] = None
         self._last = 0.0
         # Times are kept relative to the first sample: differences of unix times near 1.7e9
         # squared would lose precision in the intercept.
@@ -104,8 +108,8 @@ class TrendWindow:
             self._origin = timestamp
         t = timestamp - self._origin
         self._last = value
-        if self._short is not None:
-            self._short.add(t, value)
+        if self._short is not None and self._short.add(t, value):
+            self._short_rates = _rate_range(self._short.means)
         if self._long.add(t, value):
             self._refit()
 
@@ -120,11 +124,8 @@ class TrendWindow:
         if older is None or recent is None:
             self._fit = None
             return
-        # The slower half's slope, through the recent half's line at its last bucket.
-        slope = min(older[0], recent[0])
         t_last = points[-1][0]
-        level = recent[1] + recent[0] * t_last
-        self._fit = slope, level - slope * t_last
+        self._fit = older[0], recent[0], t_last, recent[1] + recent[0] * t_last
 
     def hours_until(self, timestamp: float, limit: float) -> Optional[float]:
         """Hours until the series reaches limit: the long fit's forecast, or the short fit's
@@ -134,26 +135,29 @@ class TrendWindow:
         history for either."""
         if self._origin is None:
             return None
-        t = timestamp - self._origin
-        long = (
-            None
-            if self._fit is None
-            else _hours(self._fit[1] + self._fit[0] * t, self._fit[0], limit)
-        )
-        short = self._short_hours(limit)
-        if short is not None and short <= self._horizon:
-            return short if long is None else min(short, long)
+        # Of two rates, the slower toward the limit counts: the lower one when the limit lies
+        # above (a disk filling), the higher one when below (free space draining).
+        slower = min if limit >= self._last else max
+        long = None
+        if self._fit is not None:
+            older, recent, t_last, level = self._fit
+            slope = slower(older, recent)  # a trend must show in both halves
+            long = _hours(level + slope * (timestamp - self._origin - t_last), slope, limit)
+        if self._short_rates is not None:
+            short = _hours(self._last, slower(self._short_rates), limit)
+            if short <= self._horizon:
+                return short if long is None else min(short, long)
         return long
 
-    def _short_hours(self, limit: float) -> Optional[float]:
-        if self._short is None:
-            return None
-        means = self._short.means
-        if len(means) < (means.maxlen or 0):
-            return None
-        pairs = zip(means, list(means)[1:])
-        slowest = min((v2 - v1) / (t2 - t1) for (t1, v1), (t2, v2) in pairs)
-        return _hours(self._last, slowest, limit)
+
+def _rate_range(means: deque[tuple[float, float]]) -> Optional[tuple[float, float]]:
+    """The lowest and highest rate between consecutive buckets, once all of them are filled:
+    every bucket must have moved for the slower rate to be far from zero, so one step or burst
+    cannot make it."""
+    if len(means) < (means.maxlen or 0):
+        return None
+    rates = [(v2 - v1) / (t2 - t1) for (t1, v1), (t2, v2) in zip(means, list(means)[1:])]
+    return min(rates), max(rates)
 
 
 def _hours(value: float, slope: float, limit: float) -> float:
