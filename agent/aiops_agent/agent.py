@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
@@ -56,8 +57,20 @@ def default_state_dir() -> str:
 
 
 def _record(level: int, message: str, **fields: str) -> logging.LogRecord:
-    """A log record of the agent's logger, built now and handled later."""
-    return log.makeRecord(log.name, level, __file__, 0, message, (), None, extra=fields)
+    """A log record of the agent's logger, built now and handled later; it names the line that
+    built it, as a record logged there would."""
+    caller = sys._getframe(1)
+    return log.makeRecord(
+        log.name,
+        level,
+        caller.f_code.co_filename,
+        caller.f_lineno,
+        message,
+        (),
+        None,
+        func=caller.f_code.co_name,
+        extra=fields,
+    )
 
 
 class RestartNeeded(Exception):

@@ -192,6 +192,20 @@ def test_metrics_show_the_reload_outcome_before_the_log_says_it(
     ]
 
 
+def test_a_reload_outcome_names_the_line_that_decided_it(
+    agent: Agent, config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The outcome is logged after /metrics is re-rendered, from a record built earlier: it
+    still carries the source line and function a text log shows, not line 0."""
+    caplog.set_level(logging.INFO, logger="aiops_agent")
+    write(config_path, "h2")
+    agent.reload()
+    (record,) = [r for r in caplog.records if r.getMessage() == "configuration reloaded"]
+    assert record.funcName == "_apply_reload"
+    assert record.pathname.endswith("agent.py")
+    assert record.lineno > 0
+
+
 def test_plugins_link_back_to_the_bound_port_by_host_name_and_scheme(
     agent: Agent, config_path: Path, tmp_path: Path
 ) -> None:

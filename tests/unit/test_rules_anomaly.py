@@ -215,7 +215,7 @@ def notifications(name: str, values: list[float], warmup: int = 100) -> list[str
 
 def quiet_then(level: float, rng: random.Random) -> list[float]:
     """Hours of a quiet host (0.02-0.11, as the fault benchmark's load per CPU), then a step to
-    `level` held for 40 minutes (160 samples, eight times the rule's `for`)."""
+    `level` held for 40 minutes (160 samples, twenty times the rule's `for`)."""
     return [rng.uniform(0.02, 0.11) for _ in range(600)] + [
         level + rng.uniform(-0.005, 0.005) for _ in range(160)
     ]
