@@ -99,7 +99,7 @@ FAULTS: tuple[Fault, ...] = (
         # Only with `run.py --swap-file SIZE`: the container may then swap up to SIZE, and the
         # working set is its memory plus a quarter of that, written at 12 000 pages a second in
         # a cycle, so every write brings a page in from swap and pushes one out for the whole
-        # hold (about 24 000 pages/s; 1 800 major faults/s, swap readahead bringing most pages
+        # hold (about 24 000 pages/s; 2 300 major faults/s, swap readahead bringing most pages
         # in before their write). A bounded rate, not stress-ng --vm writing as fast as it can:
         # reclaim fell behind that writer and the container's memory cgroup OOM-killed it. The
         # memory-swap limit bounds it: it cannot push anything outside the container into swap.
