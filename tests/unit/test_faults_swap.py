@@ -4,6 +4,8 @@ touches the machine's swap: /proc/swaps is given as text."""
 
 from __future__ import annotations
 
+import itertools
+import shlex
 import sys
 from pathlib import Path
 
@@ -11,9 +13,12 @@ import pytest
 
 FAULTS = Path(__file__).resolve().parents[2] / "bench" / "faults"
 sys.path.insert(0, str(FAULTS))
+sys.path.insert(0, str(FAULTS / "container"))
 
+import catalogue  # noqa: E402
 import run  # noqa: E402
 import swap  # noqa: E402
+import swapstorm  # noqa: E402
 
 HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 OURS = Path("/var/tmp/aiops-faults-abc123.swap")
@@ -63,8 +68,66 @@ def test_with_swap_file_the_storm_runs_within_memory_and_swap(as_root: None) -> 
     setting, _ = run.parse(["--setting", "full", "--swap-file", "1G"])
     assert "swap_storm" in setting.faults
     assert setting.swap_bytes == 1 << 30
-    # the working set exceeds the container's memory, and stays within memory and swap
-    assert 1024 < setting.storm_mib < 2048
+    # the working set exceeds the container's memory by a quarter of the swap allowance, far
+    # enough below memory and swap that the memory cgroup need not OOM-kill the writer
+    assert setting.storm_mib == 1024 + 256
+
+
+@pytest.mark.parametrize(("size", "mib"), [("512M", 1024 + 128), ("2G", 1024 + 512)])
+def test_storm_working_set_scales_with_the_allowance(as_root: None, size: str, mib: int) -> None:
+    setting, _ = run.parse(["--setting", "full", "--swap-file", size])
+    assert setting.storm_mib == mib
+
+
+def test_storm_writes_the_working_set_at_a_bounded_rate(as_root: None) -> None:
+    """The injected command is our bounded-rate writer over the working set, not a writer as
+    fast as it can go (stress-ng --vm), which the memory cgroup OOM-killed."""
+    setting, _ = run.parse(["--setting", "full", "--swap-file", "1G"])
+    command = catalogue.fault("swap_storm").command.replace("{storm_mib}", str(setting.storm_mib))
+    program, script, *argv = shlex.split(command)
+    assert (program, script) == ("python3", "/opt/faults/swapstorm.py")
+    args = swapstorm.parse(argv)
+    assert args.mib == setting.storm_mib
+    # well above HostSwapActivity's critical 1000 pages/s even if only a sixth were major faults
+    assert 6000 <= args.rate <= 20000
+
+
+@pytest.mark.parametrize("pages", [81920, 1031 * 4, 7])
+def test_storm_cycle_writes_every_page_once_a_pass(pages: int) -> None:
+    order = swapstorm.cycle(pages)
+    for _ in range(2):
+        one_pass = list(itertools.islice(order, pages))
+        assert sorted(one_pass) == list(range(pages))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_storm_pacing_writes_its_rate_and_never_bursts_after_a_stall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(swapstorm.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(swapstorm.time, "sleep", clock.sleep)
+    rate, pages = 3000.0, 9000
+    per_tick = rate * swapstorm.TICK
+    counts = []
+    for count in swapstorm.paced(pages, rate):
+        counts.append(count)
+        if len(counts) == 50:
+            clock.now += 5.0  # the disk stalled for 5 s
+    assert sum(counts) == pages
+    assert max(counts) <= per_tick
+    # 3 s of writes at 3000 a second, plus the stall
+    assert clock.now - 100.0 == pytest.approx(pages / rate + 5.0, abs=0.1)
 
 
 def test_storm_asked_without_swap_file_is_an_error(
