@@ -475,9 +475,10 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
         # The score is held at its onset value while the series stays outside its typical range
         # (detection/anomaly_scores.py), so `for` asks for the anomaly to last, not one sample.
         warning=0.3,
-        # Two minutes: in the fault benchmark's quiet baselines (background jobs that last 15
-        # times longer in host time than they do) no score went above 0.3 even for one sample,
-        # while 5 minutes made the I/O writer page 10 s after Prometheus' 50 MB/s rule did.
+        # Two minutes: over 9 quiet host-hours of the fault benchmark at 2m (background jobs
+        # that last 15 times longer in host time than they do) nothing fired and the longest
+        # held score lasted 70 s (load per CPU after a job), while 5 minutes made the I/O
+        # writer page 10 s after Prometheus' 50 MB/s rule did.
         for_=Duration(120.0),
         # On by default since the fault benchmark's quiet baseline gave no false notification
         # with the practical-significance floor (docs/alerting.md has the figures).
