@@ -92,6 +92,12 @@ def nab_table(nab: Results) -> str:
             + [f"{alert[p]['score']:.1f}" for p in NAB_PROFILES]
         )
     )
+    lines += [
+        "",
+        f"Cost: {nab.get('measure', 'us_per_sample'):.1f} µs a sample and "
+        f"{nab.get('measure', 'bytes_per_series_tracemalloc'):,} bytes of state a series "
+        f"(CPython {nab.get('measure', 'python')}, this machine).",
+    ]
     return "\n".join(lines)
 
 
