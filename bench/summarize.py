@@ -712,11 +712,15 @@ in-process (or a config change), next to the unchanged agent through the same wr
 
 def only(section: str) -> int:
     """Rewrite one section of RESULTS.md alone, after its benchmark ran on its own (`make -C
-    bench fleet`, `nab` or `growth-baselines`): the other sections' JSON may not be on this
-    machine."""
+    bench fleet`, `nab`, `overhead` or `growth-baselines`): the other sections' JSON may not
+    be on this machine."""
     text = RESULTS.read_text()
     if section == "fleet":
         heading, level, new = "## Fleet", "\n## ", fleet_section(load("fleet.json"))
+    elif section == "overhead":
+        doc = load("overhead.json")
+        overhead_plots(doc)
+        heading, level, new = "## Overhead", "\n## ", overhead_section(doc)
     elif section == "nab":
         heading, level, new = "## Detection quality (NAB)", "\n## ", nab_section()
     else:
@@ -771,7 +775,8 @@ def processes_section(doc: Optional[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["--only"] and sys.argv[2:] in (["fleet"], ["baselines"], ["nab"]):
+    sections = (["fleet"], ["baselines"], ["nab"], ["overhead"])
+    if sys.argv[1:2] == ["--only"] and sys.argv[2:] in sections:
         return only(sys.argv[2])
     overhead = load("overhead.json")
     host = load("growth_host.json")

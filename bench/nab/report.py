@@ -157,51 +157,6 @@ def measure(nab_dir: str) -> dict[str, Any]:
     }
 
 
-# Measured once with a scratch harness (not re-run by this script) on the detector with
-# alert_level 0.3 (the default before 0.25); raw points of the standard profile.
-LOSS_ANALYSIS = [
-    "",
-    "## What loses the points (offsets 0 and 7, standard profile, alert level 0.3)",
-    "",
-    "Measured once (scratch harness) on the detector as it was with `alert_level` 0.3, at",
-    "NAB's in-sample thresholds 0.2616 (offset 0) and 0.2694 (offset 7); raw points (one is",
-    "about one normalised point).",
-    "",
-    "| cause | offset 0 | offset 7 |",
-    "|---|---|---|",
-    "| windows missed, pattern score inside the window below the threshold (max 0.00..0.23) "
-    "| 10 windows, 10.00 | 10 windows, 10.00 |",
-    "| windows missed because a holdoff silenced a score above the threshold | 0 | 0 |",
-    "| late detection (1 - credit of the first detection, summed over detected windows) "
-    "| 4.87 | 5.48 |",
-    "| false-positive rows from pattern scores | 43 rows, 4.41 | 35 rows, 3.77 |",
-    "| false-positive rows from range novelty | 25 rows, 2.75 | 27 rows, 2.97 |",
-    "",
-    "- Missed windows (both offsets): ec2_cpu_utilization_24ae8d w1, fe7f93 w2,",
-    "  ec2_disk_write_bytes_c0d644 w2 (score 0.00 throughout), grok_asg_anomaly w0,",
-    "  iio_us-east-1_i-a2eb1cd9_NetworkIn w1 (and w0 at offset 7), rds_cpu_utilization_cc0c53 w1,",
-    "  rogue_agent_key_hold w0, rogue_agent_key_updown w1; at offset 0 also nyc_taxi w2 and",
-    "  rogue_agent_key_hold w1.  At offset 7 the iio windows lie inside the holdoff of a",
-    "  range-novelty false positive at row 202, but the unsilenced scores there (0.224, 0.127)",
-    "  stay below that run's threshold: the rows dropped at the start change what the pattern",
-    "  memory saw, not only what the holdoff hides.",
-    "- Late detection: most range-novelty detections come at the labelled point, the middle",
-    "  of NAB's window (credit 0.86); only a precursor could be earlier.",
-    "- Range novelty: its 25 false positives at offset 0 are excursions of 0.011..0.38 of the",
-    "  range (one 4.7), 21 of them back inside at the next sample; but 5 of the 25 windows",
-    "  it finds first are such single samples too (excess 0.010..0.074).  A rule needing a",
-    "  second sample outside the range unless the excess is large would save about 15 x 0.11",
-    "  and lose about 5 windows (about 1.9 each): rejected on this analysis, not run.",
-    "- What a holdoff is followed by: every threshold crossing within 400 rows after a",
-    "  *pattern* alert was a false positive (offset 0: 17 rows, no window; offset 7: 13 rows,",
-    "  one window at 289 rows), while after a *range-novelty* alert 2 of 8 were windows.",
-    "  Pattern false positives also come in clusters below the 0.3 alert level (e.g.",
-    "  ec2_cpu_utilization_77c1ca rows 2254-2275 at 0.27-0.45): NAB's threshold lies below",
-    "  the level that starts a holdoff.  Hence the last candidates in the table below;",
-    "  `alert_level` 0.25 shipped.",
-]
-
-
 def fmt(v: Optional[float]) -> str:
     return "-" if v is None else "%.2f" % v
 
@@ -292,7 +247,11 @@ def write_md(path: str, res: dict[str, Any], published: dict[str, Any]) -> None:
             "| %s | %.2f..%.2f | %s |"
             % (src["file"], src["min"], src["max"], " ".join("%.2f" % v for v in src["raw"]))
         )
-    lines += LOSS_ANALYSIS
+    lines += [
+        "",
+        "Where the points go at two offsets (measured once, with `alert_level` 0.3):",
+        "[ANALYSIS.md](ANALYSIS.md).",
+    ]
     lines += [
         "",
         "## Fixed thresholds (what an agent configures; offset 0, no in-sample optimisation)",
@@ -448,6 +407,12 @@ def main() -> None:
     res["measure"] = measure(nab)
     with open(os.path.join(nab, "published_dev.json")) as f:
         published = json.load(f)["detectors"]
+    # Their scores beside ours, so that the README's comparison comes from results.json.
+    res["published"] = {
+        name: {p: {"score": published[name][p]["score"]} for p in PROFILES}
+        for name in PUBLISHED
+        if name in published
+    }
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
         f.write("\n")
