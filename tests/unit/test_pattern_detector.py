@@ -202,6 +202,52 @@ def test_spike_beyond_range_scores_near_one_then_holdoff() -> None:
     assert max(feed(det, [600.0] * 20)) == 0.0
 
 
+def stuck_series(n: int, run: int, every: int = 200) -> list[float]:
+    """Values that never repeat except for a run of zeros `run` long every `every` samples."""
+    rng = random.Random(3)
+    return [0.0 if i % every < run else 1.0 + rng.random() for i in range(n)]
+
+
+def test_a_value_stuck_longer_than_ever_scores_once() -> None:
+    det = PatternDetector(holdoff=0)
+    # Runs of 20 zeros are normal here; pattern scores are capped at 0.98 and 0.0 is inside
+    # the range, so only stuck novelty can reach 0.99.
+    normal = feed(det, stuck_series(3000, 20))
+    assert max(normal) < 0.99
+    stuck = feed(det, [0.0] * 60, 3000)
+    # Zero 21 outlasts every earlier run: one score, not one per sample of the run.
+    assert [i for i, s in enumerate(stuck) if s >= 0.99] == [20]
+
+
+def test_stuck_novelty_respects_warmup_minimum_and_switch() -> None:
+    # A record run (here only stuck_min long) during the warm-up does not score; after it does.
+    values = stuck_series(300, 3, 100) + [0.0] * 40
+    for warmup, expected in ((500, []), (100, [311])):
+        scores = feed(PatternDetector(warmup, holdoff=0), values)
+        assert [i for i, s in enumerate(scores) if s >= 0.99] == expected, warmup
+    # A record shorter than stuck_min evaluations (12 samples at stride 1) scores only when
+    # the run reaches stuck_min; at stuck_min=0 nothing does.
+    for stuck_min, expected in ((12, [11]), (0, [])):
+        det = PatternDetector(holdoff=0, stuck_min=stuck_min)
+        feed(det, stuck_series(3000, 3))
+        scores = feed(det, [0.0] * 12 + [1.5, 1.5], 3000)
+        assert [i for i, s in enumerate(scores) if s >= 0.99] == expected, stuck_min
+
+
+def test_stuck_run_survives_a_restart_and_old_snapshots_load() -> None:
+    det = PatternDetector(holdoff=0)
+    feed(det, stuck_series(3000, 20) + [0.0] * 10)  # save in the middle of a run
+    saved = json.loads(json.dumps(det.to_state()))
+    resumed = PatternDetector.from_state(saved, holdoff=0)
+    # The 11th zero after the restart is the 21st of the run: the record is broken there.
+    assert [i for i, s in enumerate(feed(resumed, [0.0] * 30)) if s >= 0.99] == [10]
+    # A snapshot from before stuck novelty loads with no run learned: nothing scores as stuck
+    # until a run has ended and set a record.
+    del saved["stuck"]
+    old = PatternDetector.from_state(saved, holdoff=0)
+    assert max(feed(old, [0.0] * 30)) < 0.99
+
+
 def test_every_score_from_0_25_starts_a_holdoff() -> None:
     # NAB's in-sample thresholds lie at 0.24..0.27: a score between such a threshold and a
     # higher alert level would alert again at every sample (bench/nab/RESULTS.md).

@@ -37,6 +37,12 @@ and their scores are in ``bench/nab/RESULTS.md``):
 5. **Range novelty.**  A sample beyond the observed min/max by more than ``range_margin`` of
    the observed range scores 0.99 to 1.0 whatever the pattern memory says (the "spatial
    anomaly" rule of Numenta's NAB detector).
+5b. **Stuck novelty.**  A run of one exactly repeated value scores 0.99 at the sample where it
+   outlasts the longest run seen before (and ``stuck_min`` evaluations): a series that stops
+   moving for longer than ever (writes at 0, a sensor that sticks) is new even though every
+   value is familiar.  Runs are counted in samples, so it costs three numbers of state.  On
+   NAB it finds three windows the pattern memory scored 0.00..0.15 (ec2_disk_write_bytes
+   c0d644, rogue_agent_key_hold) and added 5.4 points to the standard score (RESULTS.md).
 6. **Holdoff.**  After a score of at least ``alert_level`` the detector stays silent (returns
    0.0) for ``holdoff`` evaluations, so one incident gives one alert, not a burst.  The level
    should be the threshold the score is used with: with a higher level, scores between the two
@@ -86,6 +92,7 @@ _SD_FLOOR = 1e-4  # novelty sd floor: a perfectly regular series must not divide
 _MIN_HISTORY = 20  # novelty statistics need this many evaluations before they score
 _PATTERN_CAP = 0.98  # pattern scores stay below every range-novelty score
 _NOV_UNITS = 255  # novelty in [0, 1] is kept in the history as a byte
+_STUCK_SCORE = 0.99  # a record-long run of one value ranks with range novelty
 _SPIKE_SHARE = 0.1  # a bucket's extreme must leave its mean by 10 % of |mean| to represent it
 
 
@@ -117,6 +124,8 @@ class PatternDetector:
         holdoff: evaluations of silence after a score of at least ``alert_level``.
         alert_level: the score that starts a holdoff (use the alert threshold).
         decades: decades of tail probability that map to a pattern score of 1.0.
+        stuck_min: evaluations a run of one repeated value must last (besides outlasting
+            every earlier run) to score as stuck novelty; 0 turns stuck novelty off.
     """
 
     __slots__ = (
@@ -142,12 +151,16 @@ class PatternDetector:
         "_quiet",
         "_range_margin",
         "_raw_hi",
+        "_raw_last",
         "_raw_lo",
         "_ring",
         "_ring_fill",
         "_ring_pos",
+        "_run",
+        "_run_record",
         "_shape_levels",
         "_stride",
+        "_stuck_min",
         "_sub_max",
         "_sub_min",
         "_sub_n",
@@ -175,6 +188,7 @@ class PatternDetector:
         holdoff: int = 150,
         alert_level: float = 0.25,
         decades: float = 10.0,
+        stuck_min: int = 12,
     ) -> None:
         self._warmup = int(warmup)
         self._stride = int(stride)
@@ -188,11 +202,15 @@ class PatternDetector:
         self._holdoff = int(holdoff)
         self._alert_level = float(alert_level)
         self._decades = float(decades)
+        self._stuck_min = int(stuck_min)
         self._check_params()
         self._memory = BoxMemory(2 * self._window, int(capacity))
         self._n = 0  # samples learned from
         self._evals = 0  # sub-buckets completed
         self._raw_lo = self._raw_hi = 0.0  # range of raw samples (range novelty)
+        self._raw_last = 0.0  # the previous sample
+        self._run = 0  # samples in the current run of one repeated value (stuck novelty)
+        self._run_record = 0  # longest such run that has ended
         self._sub_n = 0  # the sub-bucket being filled
         self._sub_sum = self._sub_max = self._sub_min = 0.0
         # (sum, max, min) of the last `bucket` sub-buckets, oldest first.
@@ -223,6 +241,8 @@ class PatternDetector:
             raise ValueError(f"history must be >= {_MIN_HISTORY}")
         if self._range_margin < 0.0 or self._decades <= 0.0:
             raise ValueError("range_margin must be >= 0 and decades > 0")
+        if self._stuck_min < 0:
+            raise ValueError("stuck_min must be >= 0")
         if not 0.0 < self._alert_level <= 1.0:
             raise ValueError("alert_level must be in (0, 1]")
 
@@ -267,7 +287,7 @@ class PatternDetector:
             x = _CLIP
         elif x < -_CLIP:
             x = -_CLIP
-        score = self._range_novelty(x)
+        score = max(self._range_novelty(x), self._stuck_novelty(x))
         self._n += 1
         self._sub_n += 1
         if self._sub_n == 1:
@@ -299,6 +319,25 @@ class PatternDetector:
         elif x > self._raw_hi:
             self._raw_hi = x
         return score
+
+    def _stuck_novelty(self, x: float) -> float:
+        """Step 5b: a run of one repeated value that just outlasted every earlier run."""
+        if self._n > 0 and x == self._raw_last:
+            self._run += 1
+        else:
+            self._run_record = max(self._run_record, self._run)
+            self._run = 1
+        self._raw_last = x
+        # Scored once per run, when it passes the record (a series that never changed has
+        # no record and never scores); a long record makes later records rare.
+        if (
+            self._stuck_min > 0
+            and self._run_record > 0
+            and self._run == max(self._stuck_min * self._stride, self._run_record + 1)
+            and self._n >= self._warmup * self._stride
+        ):
+            return _STUCK_SCORE
+        return 0.0
 
     def _end_sub_bucket(self) -> float:
         """Steps 1-4 for the sub-bucket just completed; returns its pattern score."""
@@ -456,6 +495,7 @@ class PatternDetector:
             "n": self._n,
             "evals": self._evals,
             "raw_range": [self._raw_lo, self._raw_hi],
+            "stuck": [self._run, self._run_record, self._raw_last],
             "sub": [self._sub_n, self._sub_sum, self._sub_max, self._sub_min],
             "subs": list(self._subs),
             "subs_fill": self._subs_fill,
@@ -499,6 +539,10 @@ class PatternDetector:
         self._memory.load_state(state["memory"])
         self._n, self._evals = _count(state["n"]), _count(state["evals"])
         self._raw_lo, self._raw_hi = (_finite(v) for v in state["raw_range"])
+        # A snapshot from before stuck novelty has no runs: they are re-learned (no record,
+        # so nothing scores until a run has ended).
+        run, record, last = state.get("stuck", (0, 0, 0.0))
+        self._run, self._run_record, self._raw_last = _count(run), _count(record), _finite(last)
         sub_n, sub_sum, sub_max, sub_min = state["sub"]
         self._sub_n = _count(sub_n, self._stride - 1)
         self._sub_sum, self._sub_max, self._sub_min = (
