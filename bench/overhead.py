@@ -195,7 +195,7 @@ def one_run(spec: Spec, rep: int, slot: int) -> dict[str, Any]:  # noqa: PLR0915
         "rep": rep,
         "slot": slot,
         "command": cmd,
-        "git": bl.git_head(),
+        "git": bl.agent_commit(),
     }
     try:
         first = bl.wait_first_good(port, spec.path, spec.marker, started, START_TIMEOUT, process)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from catalogue import MEMORY_BYTES
@@ -147,6 +147,10 @@ class Host:
         parent = self._cgroup_parent()
         memory_swap = f"{(MEMORY_BYTES + self.swap_bytes) >> 20}m"
         self.cleanups.callback(self.podman, "rm", "-f", "-t", "2", self.name, check=False)
+        # conmon, which podman starts beside the container, inherits podman's working directory
+        # and (Debian 12's conmon 2.1) creates an empty file `oom` there when a process of the
+        # container is OOM-killed (containers/conmon#504): start it in the run's scratch directory,
+        # removed at cleanup, not wherever the benchmark was started.
         self.podman(
             "run", "-d", "--name", self.name, "--hostname", "faults-host",
             "--network", self.network, "--label", LABEL, "--systemd=always",
@@ -154,7 +158,7 @@ class Host:
             "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--device", "/dev/fuse",
             "--cgroup-parent", parent, "--cpus", "1", f"--memory={MEMORY}",
             f"--memory-swap={memory_swap}", "--pids-limit", "4096",
-            "--tmpfs", "/home:rw,size=16m", *mounts, image, "/sbin/init",
+            "--tmpfs", "/home:rw,size=16m", *mounts, image, "/sbin/init", cwd=self.shm,
         )  # fmt: skip
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -232,8 +236,10 @@ class Host:
             self.cleanups.callback(sh, "umount", "-l", str(mountpoint), check=False)
 
     # --- commands -------------------------------------------------------------------------
-    def podman(self, *args: str, check: bool = True, timeout: float = 600) -> str:
-        return sh("podman", *args, env=self.env, check=check, timeout=timeout)
+    def podman(
+        self, *args: str, check: bool = True, timeout: float = 600, cwd: Optional[Path] = None
+    ) -> str:
+        return sh("podman", *args, env=self.env, check=check, timeout=timeout, cwd=cwd)
 
     def exec(self, *argv: str, check: bool = True, timeout: float = 120) -> str:
         return self.podman("exec", self.name, *argv, check=check, timeout=timeout)

@@ -283,6 +283,23 @@ def git_head() -> str:
     return head + ("+" if dirty else "")
 
 
+def agent_commit() -> str:
+    """The last commit that changed agent/ (the code a run measures: commits to docs or bench
+    files while a long benchmark runs do not make it another agent), '+' if agent/ has
+    uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "agent"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return commit + ("+" if git_head().endswith("+") else "")
+
+
 def write_json(name: str, document: dict[str, Any]) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
