@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Optional
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Optional, Union
 
 from aiops_agent import __version__
 from aiops_agent.base.processes import RANKINGS
@@ -16,10 +16,47 @@ from aiops_agent.config import Config, ConfigError, load_config
 from aiops_agent.config.errors import Notice
 from aiops_agent.config.loader import DEFAULT_CONFIG_PATH
 
+if TYPE_CHECKING:
+    import argparse
+
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "text")
+# The service's command line, `run` and its options, is parsed without argparse: argparse and what
+# it loads (gettext; shutil, which loads bz2 and lzma) would stay in the running agent's memory for
+# nothing (about 1 MiB). Any other command line, a mistake or --help included, goes to argparse.
+_RUN_OPTIONS: dict[str, tuple[str, ...]] = {
+    "--config": (),
+    "--log-level": LOG_LEVELS,
+    "--log-format": LOG_FORMATS,
+}
+
+
+def _parse_run(argv: Sequence[str]) -> Optional[SimpleNamespace]:
+    """The arguments of `run` as argparse would give them, or None for anything but `run` with
+    valid options (each `--name value` or `--name=value`, the last of a repeated one winning).
+    When in doubt it answers None: argparse then decides, and words any error."""
+    if not argv or argv[0] != "run":
+        return None
+    values: dict[str, Optional[str]] = {"config": None, "log_level": None, "log_format": None}
+    rest = iter(argv[1:])
+    for word in rest:
+        option, equals, value = word.partition("=")
+        if option not in _RUN_OPTIONS:
+            return None
+        if not equals:
+            value = next(rest, "")
+        choices = _RUN_OPTIONS[option]
+        # argparse reads a value starting with "-" as an option, or as a negative number
+        if not value or value.startswith("-") or (choices and value not in choices):
+            return None
+        values[option[2:].replace("-", "_")] = value
+    return SimpleNamespace(command="run", **values)
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse  # noqa: PLC0415 - not on the service's path (see _RUN_OPTIONS)
+
     parser = argparse.ArgumentParser(
         prog="aiops-agent",
         description="Host-monitoring agent: node_exporter-compatible metrics, anomaly detection "
@@ -32,12 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"YAML configuration file (default {DEFAULT_CONFIG_PATH}; defaults apply if absent)",
     )
-    common.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), help="overrides log.level"
-    )
-    common.add_argument(
-        "--log-format", choices=("auto", "json", "text"), help="overrides log.format"
-    )
+    common.add_argument("--log-level", choices=LOG_LEVELS, help="overrides log.level")
+    common.add_argument("--log-format", choices=LOG_FORMATS, help="overrides log.format")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
         "run", parents=[common], help="run the agent in the foreground (the service)"
@@ -92,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, notices: list[Notice]) -> tuple[Config, bool]:
+def _load(
+    args: Union[argparse.Namespace, SimpleNamespace], notices: list[Notice]
+) -> tuple[Config, bool]:
     """The config, and whether its web config turns TLS on (False when not read: offline)."""
     from aiops_agent.webconfig import load_security  # noqa: PLC0415
 
@@ -116,7 +151,8 @@ def _print_notices(notices: list[Notice]) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = _parse_run(words) or _parser().parse_args(words)
     if args.command is None:
         _parser().print_help(sys.stderr)
         return EXIT_CONFIG
