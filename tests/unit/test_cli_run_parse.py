@@ -4,12 +4,16 @@ every mistake, still goes to argparse."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiops_agent import cli
 
@@ -97,3 +101,29 @@ def test_the_running_agent_does_not_load_argparse(tmp_path: Path) -> None:
     assert loaded_by(["run", "--config", str(config), "--log-format", "json"]) == []
     # the probe sees argparse when it is loaded: an abbreviation, which only argparse accepts
     assert "argparse" in loaded_by(["run", f"--conf={config}", "--log-format", "json"])
+
+
+# Fuzzed: command lines made of the words that matter (options whole, abbreviated, with `=`,
+# valid and invalid choices, values that look like options, stray words); wherever the fast path
+# answers, argparse must have answered the same.
+WORDS = [
+    "run", "check-config", "--config", "--conf", "--config=c.yaml", "--config=", "c.yaml",
+    "a=b.yaml", "--log-level", "--log-level=info", "--log-level=verbose", "debug", "info",
+    "warning", "error", "verbose", "--log-format", "--log-format=json", "json", "text", "auto",
+    "xml", "-", "--", "-x", "-1", "--help", "",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=6))
+def test_fuzzed_command_lines_parse_as_argparse_parses_them(rest: list[str]) -> None:
+    argv = ["run", *rest]
+    fast = cli._parse_run(argv)
+    if fast is None:
+        return
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            parsed = cli._parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"{argv}: the fast path accepted what argparse refuses")
+    assert vars(fast) == vars(parsed)
