@@ -89,7 +89,7 @@ class AiopsTuned(Aiops):
         return [python, str(bl.BENCH / "variants" / "agent_variant.py"), *cmd[1:]]
 
 
-TUNED_VARIANTS = os.environ.get("TUNED_VARIANTS", "raw_reads,quiet_http,ascii_host")
+TUNED_VARIANTS = os.environ.get("TUNED_VARIANTS", "raw_reads,ascii_host")
 
 
 class NodeExporter(Spec):

@@ -645,7 +645,7 @@ def main() -> int:
     bl.log("profile: strace")
     document["repeated_reads"] = repeated_reads()
     bl.log("profile: idle CPU")
-    document["idle_cpu"] = [idle_cpu(""), idle_cpu("quiet_http")]
+    document["idle_cpu"] = [idle_cpu("")]
     bl.log("profile: py-spy")
     document["pyspy"] = pyspy()
     path = bl.write_json("profile.json", document)

@@ -34,7 +34,6 @@ WRAPPER = str(Path(__file__).resolve().parent / "variants" / "agent_variant.py")
 VARIANTS: dict[str, tuple[str, str, str]] = {
     "unchanged": ("", "", "the agent as it is"),
     "ascii_host": ("ascii_host", "", "bind address passed to getaddrinfo as bytes (no idna codec)"),
-    "quiet_http": ("quiet_http", "", "HTTP thread polls for shutdown every 5 s, not 0.5 s"),
     "raw_reads": ("raw_reads", "", "/proc and /sys read with os.open/os.read, no file objects"),
     "processes_off": (
         "",
@@ -47,7 +46,7 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
     "no_openssl": ("no_openssl", "", "ssl/hashlib/hmac imported only when used"),
     "no_statistics": ("no_statistics", "", "forecast's median without `statistics`"),
 }
-DEFAULT = ("unchanged", "ascii_host", "quiet_http", "raw_reads", "processes_off", "two_writes")
+DEFAULT = ("unchanged", "ascii_host", "raw_reads", "processes_off", "two_writes")
 
 
 def run_wrk(port: int) -> tuple[float, float, float]:

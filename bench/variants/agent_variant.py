@@ -115,20 +115,6 @@ def no_statistics() -> None:
     sys.modules["statistics"] = module
 
 
-def quiet_http() -> None:
-    """serve_forever wakes every poll_interval (0.5 s) to look for a shutdown request: about 2
-    wake-ups a second of an idle agent. Emulate a 5 s poll (a self-pipe or closing the listening
-    socket would let it block indefinitely and still stop at once)."""
-    from aiops_agent import httpserver  # noqa: PLC0415
-
-    original = httpserver.HttpServer.serve_forever
-
-    def serve_forever(self: object, poll_interval: float = 0.5) -> None:
-        original(self, poll_interval=5.0)  # type: ignore[arg-type]
-
-    httpserver.HttpServer.serve_forever = serve_forever  # type: ignore[method-assign]
-
-
 def raw_reads() -> None:
     """Read /proc and /sys files with os.open/os.read/os.close instead of open(): no TextIOWrapper
     or BufferedReader object per file (the collectors open ~250 files a collection)."""
@@ -205,7 +191,6 @@ VARIANTS = {
     "no_openssl": no_openssl,
     "no_statistics": no_statistics,
     "ascii_host": ascii_host,
-    "quiet_http": quiet_http,
     "raw_reads": raw_reads,
 }
 
